@@ -1,0 +1,228 @@
+"""Engines turn setting choices into outcomes. All protocols use one interface.
+
+An engine answers one question: *for these setting pairs, this many rounds each, give me the
+outcomes*. Outcomes are joint codes ``2 * bit_a + bit_b`` (uint8).
+
+- :class:`ExactEngine` ("exact"): Aer computes each distinct (setup, setting pair)'s joint
+  distribution once (density-matrix probabilities, readout confusion applied), then numpy
+  draws every round in bulk. Compile once, sample many.
+- :class:`ShotsEngine` ("shots"): Aer's SamplerV2, one pub per setting pair with its own shots;
+  readout error enters through an Aer noise model.
+- :class:`StatevectorEngine` ("statevector"): qiskit's StatevectorSampler, the noiseless
+  reference.
+
+>>> import numpy as np
+>>> from qentangle.pairs import PairSetup
+>>> engine = ExactEngine()
+>>> p = engine.distributions(PairSetup("phi+"), [(0.0, 0.0)])
+>>> np.round(p, 6).tolist()
+[[0.5, 0.0, 0.0, 0.5]]
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+from qiskit_aer import AerSimulator
+from qiskit_aer.noise import NoiseModel, ReadoutError
+
+from qentangle.errors import ValidationError, check_choice
+from qentangle.pairs import PairSetup, pair_circuit, state_circuit
+from qentangle.rng import child_seed
+
+SettingPair = tuple[float, float]
+ENGINE_NAMES: tuple[str, ...] = ("exact", "shots", "statevector")
+
+
+def pair_indices(setting_a: np.ndarray, setting_b: np.ndarray, num_b: int) -> np.ndarray:
+    """Index ``setting_a * num_b + setting_b`` of each round's setting pair."""
+    return setting_a.astype(np.intp) * num_b + setting_b
+
+
+def correlator(probabilities: np.ndarray) -> np.ndarray:
+    """E = P(equal) - P(different) from joint probabilities over codes 0..3 (last axis)."""
+    p = np.asarray(probabilities)
+    return p[..., 0] + p[..., 3] - p[..., 1] - p[..., 2]
+
+
+def codes_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Joint code of Qiskit's little-endian 2-bit value (bit 0 Alice, bit 1 Bob)."""
+    value = np.asarray(counts, dtype=np.uint8)
+    return ((value & 1) << 1) | (value >> 1)
+
+
+class Engine(ABC):
+    """Interface of every engine; subclasses implement :meth:`sample`."""
+
+    name: ClassVar[str]
+
+    def info(self) -> dict[str, object]:
+        """JSON-safe facts about this engine for result objects (backend, qubits, jobs...)."""
+        return {"engine": self.name}
+
+    def readout_confusion(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Measured readout confusion matrices M[read, true] of (Alice, Bob) for mitigation.
+
+        ``None`` (the default) when the engine has no calibration to mitigate with.
+        """
+        return None
+
+    @abstractmethod
+    def sample(
+        self,
+        setup: PairSetup,
+        pairs: Sequence[SettingPair],
+        shots: Sequence[int],
+        rng: np.random.Generator,
+    ) -> list[np.ndarray]:
+        """Outcome codes of ``shots[i]`` rounds at setting pair ``pairs[i]``."""
+
+    def outcomes(
+        self,
+        setup: PairSetup,
+        angles_a: Sequence[float],
+        angles_b: Sequence[float],
+        setting_a: np.ndarray,
+        setting_b: np.ndarray,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        """Outcome code of every round, given each round's setting indices.
+
+        ``setting_a[i]`` indexes ``angles_a`` and ``setting_b[i]`` indexes ``angles_b``.
+        """
+        pairs = [(a, b) for a in angles_a for b in angles_b]
+        index = pair_indices(setting_a, setting_b, len(angles_b))
+        counts = np.bincount(index, minlength=len(pairs))
+        drawn = self.sample(setup, pairs, counts.tolist(), rng)
+        codes = np.empty(index.size, dtype=np.uint8)
+        codes[np.argsort(index, kind="stable")] = np.concatenate(drawn) if drawn else []
+        return codes
+
+
+class ExactEngine(Engine):
+    """Exact joint distributions from Aer's density-matrix simulator, sampled with numpy.
+
+    Distributions are cached per (setup, setting pair): a run with 10^8 rounds and 9 setting
+    pairs calls Aer once, on 9 two-qubit circuits.
+    """
+
+    name = "exact"
+
+    def __init__(self) -> None:
+        self._simulator = AerSimulator(method="density_matrix")
+        self._cache: dict[tuple[PairSetup, SettingPair], np.ndarray] = {}
+
+    def distributions(self, setup: PairSetup, pairs: Sequence[SettingPair]) -> np.ndarray:
+        """Joint outcome probabilities, shape (len(pairs), 4), readout error included."""
+        keys = [(setup, (float(a), float(b))) for a, b in pairs]
+        missing = list(dict.fromkeys(key for key in keys if key not in self._cache))
+        if missing:
+            circuits = []
+            for _, (a, b) in missing:
+                qc = pair_circuit(setup, a, b)
+                qc.save_probabilities([0, 1])
+                circuits.append(qc)
+            result = self._simulator.run(circuits).result()
+            confusion_a = setup.noise.confusion_matrix("a")
+            confusion_b = setup.noise.confusion_matrix("b")
+            for i, key in enumerate(missing):
+                little = np.asarray(result.data(i)["probabilities"], dtype=float)
+                joint = little[[0, 2, 1, 3]].reshape(2, 2)  # joint[bit_a, bit_b]
+                joint = confusion_a @ joint @ confusion_b.T
+                joint = np.clip(joint, 0.0, None)
+                self._cache[key] = (joint / joint.sum()).ravel()
+        return np.array([self._cache[key] for key in keys])
+
+    def density_matrix(self, setup: PairSetup) -> np.ndarray:
+        """The 4x4 density matrix of Alice's and Bob's qubits before measurement.
+
+        Index order is Qiskit's (qubit 0 = Alice is the least significant bit).
+        """
+        qc = state_circuit(setup)
+        qc.save_density_matrix([0, 1])
+        return np.asarray(self._simulator.run(qc).result().data(0)["density_matrix"])
+
+    def sample(self, setup, pairs, shots, rng):
+        probabilities = self.distributions(setup, pairs)
+        return [
+            draw_codes(np.cumsum(p)[:3], n, rng) for p, n in zip(probabilities, shots, strict=True)
+        ]
+
+    def outcomes(self, setup, angles_a, angles_b, setting_a, setting_b, rng):
+        pairs = [(a, b) for a in angles_a for b in angles_b]
+        cumulative = np.cumsum(self.distributions(setup, pairs), axis=1)[:, :3]
+        index = pair_indices(setting_a, setting_b, len(angles_b))
+        uniform = rng.random(index.size)
+        codes = (uniform >= cumulative[index, 0]).astype(np.uint8)
+        codes += uniform >= cumulative[index, 1]
+        codes += uniform >= cumulative[index, 2]
+        return codes
+
+
+def draw_codes(cumulative: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` codes 0..3 drawn from the cumulative probabilities ``cumulative[:3]``."""
+    return np.searchsorted(cumulative, rng.random(size), side="right").astype(np.uint8)
+
+
+class ShotsEngine(Engine):
+    """Aer SamplerV2 shots: one pub per setting pair, readout error in the noise model."""
+
+    name = "shots"
+
+    def sample(self, setup, pairs, shots, rng):
+        from qiskit_aer.primitives import SamplerV2
+
+        options = {"backend_options": {"method": "density_matrix"}}
+        if setup.noise.has_readout_error:
+            options["backend_options"]["noise_model"] = _readout_noise_model(setup)
+        sampler = SamplerV2(seed=child_seed(rng), options=options)
+        wanted = [i for i, n in enumerate(shots) if n > 0]
+        pubs = [(pair_circuit(setup, *pairs[i], measure=True), None, int(shots[i])) for i in wanted]
+        result = sampler.run(pubs).result() if pubs else []
+        drawn = [np.zeros(0, dtype=np.uint8) for _ in shots]
+        for i, pub_result in zip(wanted, result, strict=True):
+            drawn[i] = codes_from_counts(pub_result.data.meas.array[:, 0])
+        return drawn
+
+
+class StatevectorEngine(Engine):
+    """qiskit's StatevectorSampler: exact noiseless reference, no Aer involved."""
+
+    name = "statevector"
+
+    def sample(self, setup, pairs, shots, rng):
+        from qiskit.primitives import StatevectorSampler
+
+        if not setup.is_noiseless:
+            raise ValidationError(
+                "engine='statevector' is the noiseless reference: remove the noise and attacks "
+                "or use engine='exact' or 'shots'"
+            )
+        sampler = StatevectorSampler(seed=np.random.default_rng(child_seed(rng)))
+        wanted = [i for i, n in enumerate(shots) if n > 0]
+        pubs = [(pair_circuit(setup, *pairs[i], measure=True), None, int(shots[i])) for i in wanted]
+        result = sampler.run(pubs).result() if pubs else []
+        drawn = [np.zeros(0, dtype=np.uint8) for _ in shots]
+        for i, pub_result in zip(wanted, result, strict=True):
+            drawn[i] = codes_from_counts(pub_result.data.meas.array[:, 0])
+        return drawn
+
+
+def _readout_noise_model(setup: PairSetup) -> NoiseModel:
+    model = NoiseModel()
+    for qubit, arm in enumerate("ab"):
+        p01, p10 = setup.noise.readout_a if arm == "a" else setup.noise.readout_b
+        if p01 or p10:
+            model.add_readout_error(ReadoutError([[1 - p01, p01], [p10, 1 - p10]]), [qubit])
+    return model
+
+
+def get_engine(engine: str | Engine = "exact") -> Engine:
+    """An engine instance from its name ('exact', 'shots', 'statevector') or as given."""
+    if isinstance(engine, Engine):
+        return engine
+    name = check_choice("engine", engine, ENGINE_NAMES)
+    return {"exact": ExactEngine, "shots": ShotsEngine, "statevector": StatevectorEngine}[name]()
