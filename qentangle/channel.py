@@ -1,11 +1,11 @@
 """Authenticated classical channel between two endpoints.
 
 Every message is tagged with a Wegman-Carter authenticator: a polynomial universal hash over
-the prime field GF(2^127 - 1), keyed once from the pre-shared secret, plus a fresh one-time pad
-of 127 bits per message taken from the same pre-shared secret. Forging a tag succeeds with
-probability at most (message length in 15-byte words) / 2^127 per message, whatever the
-adversary's computing power; each message consumes 127 bits of pre-shared key, which the
-channel counts (it enters the net key balance).
+the prime field GF(2^521 - 1), keyed once from the pre-shared secret, its value reduced to 128
+bits and masked by a fresh 128-bit one-time pad per message from the same pre-shared secret.
+Forging a tag succeeds with probability at most about 2 * (message length in 65-byte words)
+/ 2^128 per message, whatever the adversary's computing power; each message consumes 128 bits
+of pre-shared key (plus 528 once for the hash key), which the channel counts.
 
 The channel keeps the transcript (all an eavesdropper sees) and counts every bit of
 information about the key that the parties declare as disclosed (parities, syndromes, hashes).
@@ -30,10 +30,12 @@ import numpy as np
 
 from qentangle.errors import AuthenticationError, QentangleError, ValidationError
 
-PRIME = (1 << 127) - 1
-TAG_BITS = 127
-_WORD_BYTES = 15
-_PAD_BYTES = 16
+_EXPONENT = 521
+PRIME = (1 << _EXPONENT) - 1  # a Mersenne prime
+TAG_BITS = 128
+_WORD_BYTES = 65
+_HASH_KEY_BYTES = 66
+_PAD_BYTES = TAG_BITS // 8
 DEFAULT_PRESHARED_BYTES = 1 << 16
 
 
@@ -68,13 +70,21 @@ def encode_payload(payload: Any) -> bytes:
 
 
 def polynomial_hash(data: bytes, key: int) -> int:
-    """Evaluate the message polynomial at ``key`` modulo 2^127 - 1 (Horner's rule)."""
+    """Evaluate the message polynomial at ``key`` modulo 2^521 - 1 (Horner's rule).
+
+    Words are 65 bytes (< 2^520); the final length word makes messages of different lengths
+    distinct polynomials. Reduction modulo the Mersenne prime uses shifts, not division.
+    """
     acc = 0
-    # The length word makes messages of different lengths distinct polynomials.
+    from_bytes = int.from_bytes
     for start in range(0, len(data), _WORD_BYTES):
-        word = int.from_bytes(data[start : start + _WORD_BYTES], "little") + 1
-        acc = (acc + word) * key % PRIME
-    return (acc + len(data)) * key % PRIME
+        acc = (acc + from_bytes(data[start : start + _WORD_BYTES], "little")) * key
+        acc = (acc & PRIME) + (acc >> _EXPONENT)
+        acc = (acc & PRIME) + (acc >> _EXPONENT)
+    acc = (acc + len(data)) * key
+    acc = (acc & PRIME) + (acc >> _EXPONENT)
+    acc = (acc & PRIME) + (acc >> _EXPONENT)
+    return acc - PRIME if acc >= PRIME else acc
 
 
 class ClassicalChannel:
@@ -83,7 +93,7 @@ class ClassicalChannel:
     Parameters
     ----------
     preshared_key:
-        The secret both endpoints hold before the run (at least 48 bytes): the first 16 bytes
+        The secret both endpoints hold before the run (at least 98 bytes): the first 66 bytes
         key the universal hash, the rest is consumed 16 bytes per message as one-time pads.
     adversary:
         Optional function applied to every :class:`Message` on the wire (an active attacker,
@@ -96,13 +106,12 @@ class ClassicalChannel:
         *,
         adversary: Callable[[Message], Message] | None = None,
     ) -> None:
-        if not isinstance(preshared_key, (bytes, bytearray)) or len(preshared_key) < 3 * _PAD_BYTES:
-            raise ValidationError(
-                f"preshared_key must be bytes of length >= {3 * _PAD_BYTES}"
-            )
+        minimum = _HASH_KEY_BYTES + 2 * _PAD_BYTES
+        if not isinstance(preshared_key, (bytes, bytearray)) or len(preshared_key) < minimum:
+            raise ValidationError(f"preshared_key must be bytes of length >= {minimum}")
         self._key = bytes(preshared_key)
-        self._hash_key = int.from_bytes(self._key[:_PAD_BYTES], "little") % (PRIME - 1) + 1
-        self._pad_offset = _PAD_BYTES
+        self._hash_key = int.from_bytes(self._key[:_HASH_KEY_BYTES], "little") % (PRIME - 1) + 1
+        self._pad_offset = _HASH_KEY_BYTES
         self._transcript: list[Message] = []
         self._disclosed_bits = 0
         self.adversary = adversary
@@ -148,8 +157,12 @@ class ClassicalChannel:
         sent = Message(seq, sender, kind, _frozen_copy(payload), int(disclosed_bits), 0)
         sent = replace(sent, tag=self._tag(sent, pad))
         received = self.adversary(sent) if self.adversary is not None else sent
-        if not isinstance(received, Message) or self._tag(received, pad) != received.tag or (
-            received.seq != seq
+        # The receiver recomputes the tag; a message the wire left untouched (the very same
+        # immutable object) is known to verify, so it is not hashed a second time.
+        if received is not sent and (
+            not isinstance(received, Message)
+            or received.seq != seq
+            or self._tag(received, pad) != received.tag
         ):
             raise AuthenticationError(
                 f"message {seq} ({kind!r} from {sender}) failed authentication: "
@@ -165,14 +178,14 @@ class ClassicalChannel:
             raise QentangleError(
                 "the pre-shared authentication key is exhausted: give a longer preshared_key"
             )
-        pad = int.from_bytes(self._key[self._pad_offset : end], "little") % PRIME
+        pad = int.from_bytes(self._key[self._pad_offset : end], "little")
         self._pad_offset = end
         return pad
 
     def _tag(self, message: Message, pad: int) -> int:
         header = f"{message.seq}|{message.sender}|{message.kind}|{message.disclosed_bits}|".encode()
         digest = polynomial_hash(header + encode_payload(message.payload), self._hash_key)
-        return (digest + pad) % PRIME
+        return (digest & ((1 << TAG_BITS) - 1)) ^ pad
 
 
 def _frozen_copy(payload: Any) -> Any:

@@ -1,0 +1,225 @@
+"""Matplotlib figures of qentangle results. Every function returns the Figure.
+
+Pass ``path`` to also save the figure (the folder is created). Functions take result objects
+(or plain arrays), never run experiments themselves.
+
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> from qentangle.protocols.chsh import run_chsh
+>>> fig = plot_correlators(run_chsh(shots=400, seed=0))
+>>> len(fig.axes)
+1
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from qentangle.protocols.chsh import ChshResult, ChshSweep
+
+CLASSICAL = 2.0
+TSIRELSON = 2.0 * math.sqrt(2.0)
+OUTCOME_LABELS = ("00", "01", "10", "11")  # bit_a bit_b
+
+
+def _figure(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> tuple[Figure, Axes]:
+    import matplotlib.pyplot as plt
+
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    return fig, ax
+
+
+def _save(fig: Figure, path: str | Path | None) -> Figure:
+    if path is not None:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(target, dpi=120)
+    return fig
+
+
+def _fmt_angle(theta: float) -> str:
+    ratio = theta / math.pi
+    for den in (1, 2, 4, 8):
+        num = ratio * den
+        if abs(num - round(num)) < 1e-9:
+            num = round(num)
+            if num == 0:
+                return "0"
+            top = {1: "π", -1: "-π"}.get(num, f"{num}π")
+            return top if den == 1 else f"{top}/{den}"
+    return f"{theta:.2f}"
+
+
+def plot_correlators(
+    result: ChshResult, *, ax: Axes | None = None, path: str | Path | None = None
+) -> Figure:
+    """Bars of the four correlators with ±1 standard error, and the theory value as markers.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from qentangle.protocols.chsh import run_chsh, predicted_correlator
+    >>> fig = plot_correlators(run_chsh(shots=400, seed=0))
+    >>> fig.axes[0].get_ylabel()
+    'correlator E = P(equal) - P(different)'
+    """
+    from qentangle.protocols.chsh import predicted_correlator
+
+    fig, ax = _figure(ax)
+    labels = [f"E({_fmt_angle(c.a)}, {_fmt_angle(c.b)})" for c in result.correlators]
+    values = np.array([c.E for c in result.correlators])
+    errors = np.array([c.stderr for c in result.correlators])
+    colors = ["tab:blue" if c.sign > 0 else "tab:orange" for c in result.correlators]
+    x = np.arange(len(values))
+    ax.bar(x, values, yerr=errors, color=colors, capsize=6, alpha=0.85, label="measured")
+    theory = [predicted_correlator(result.state, c.a, c.b, result.noise) for c in result.correlators]
+    ax.scatter(x, theory, marker="_", s=900, color="crimson", zorder=3, label="theory")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(x, labels)
+    ax.set_ylim(-1.1, 1.1)
+    ax.set_ylabel("correlator E = P(equal) - P(different)")
+    ax.set_title(f"{result.state}: S = {result.S:.3f} ± {result.S_stderr:.3f}")
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_s_value(
+    results: ChshResult | Sequence[ChshResult],
+    labels: Sequence[str] | None = None,
+    *,
+    ax: Axes | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """S of one or several results with error bars, the classical bound 2 and Tsirelson's 2√2.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from qentangle.protocols.chsh import run_chsh
+    >>> fig = plot_s_value([run_chsh(shots=400, seed=s) for s in range(3)])
+    >>> len(fig.axes[0].lines) >= 2
+    True
+    """
+    items = [results] if not isinstance(results, Sequence) else list(results)
+    labels = list(labels) if labels is not None else [f"{r.state} ({r.engine})" for r in items]
+    fig, ax = _figure(ax)
+    x = np.arange(len(items))
+    s = np.array([r.orientation * r.S for r in items])
+    err = np.array([r.S_stderr for r in items])
+    ax.errorbar(x, s, yerr=err, fmt="o", capsize=6, color="tab:blue", label="measured S (±1σ)")
+    ax.axhline(CLASSICAL, color="tab:red", ls="--", label="classical bound 2")
+    ax.axhline(TSIRELSON, color="tab:green", ls=":", label="Tsirelson bound 2√2")
+    ax.set_xticks(x, labels, rotation=20 if len(items) > 3 else 0)
+    ax.set_xlim(-0.6, len(items) - 0.4)
+    ax.set_ylim(min(1.5, float(np.nanmin(s - 2 * err)) - 0.1), 3.0)
+    ax.set_ylabel("S")
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_sweep(
+    sweep: ChshSweep, *, ax: Axes | None = None, path: str | Path | None = None
+) -> Figure:
+    """S1(θ) and S2(θ) with error bars, their theory curves and the bounds ±2 and ±2√2.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> from qentangle.protocols.chsh import chsh_sweep
+    >>> fig = plot_sweep(chsh_sweep(thetas=np.linspace(0, np.pi, 5), shots=200, seed=0))
+    >>> fig.axes[0].get_ylabel()
+    'S'
+    """
+    from qentangle.protocols.chsh import predicted_correlator
+
+    fig, ax = _figure(ax, (7.0, 4.5))
+    fine = np.linspace(float(sweep.thetas.min()), float(sweep.thetas.max()), 400)
+    a = np.array([0.0, 0.0, np.pi / 2, np.pi / 2])
+    b = fine[:, None] + np.array([0.0, np.pi / 2, 0.0, np.pi / 2])
+    theory = predicted_correlator(sweep.state, np.broadcast_to(a, b.shape), b, sweep.noise)
+    ax.plot(fine, theory @ np.array([1, -1, 1, 1]), color="tab:blue", lw=1, label="S1 theory")
+    ax.plot(fine, theory @ np.array([1, 1, -1, 1]), color="tab:orange", lw=1, label="S2 theory")
+    ax.errorbar(sweep.thetas, sweep.S1, yerr=sweep.S1_stderr, fmt="o", ms=4, capsize=3,
+                color="tab:blue", label="S1 measured")
+    ax.errorbar(sweep.thetas, sweep.S2, yerr=sweep.S2_stderr, fmt="s", ms=4, capsize=3,
+                color="tab:orange", label="S2 measured")
+    for sign in (1, -1):
+        ax.axhline(sign * CLASSICAL, color="tab:red", ls="--", lw=1,
+                   label="classical bound ±2" if sign > 0 else None)
+        ax.axhline(sign * TSIRELSON, color="tab:green", ls=":", lw=1,
+                   label="Tsirelson bound ±2√2" if sign > 0 else None)
+    ax.fill_between(fine, -CLASSICAL, CLASSICAL, color="grey", alpha=0.08)
+    ax.set_xlabel("Bob's angle θ (Bloch radians)")
+    ax.set_ylabel("S")
+    ax.set_title(f"CHSH sweep, {sweep.state}: Alice {{0, π/2}}, Bob {{θ, θ+π/2}}")
+    ax.set_ylim(-3.2, 3.2)
+    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    return _save(fig, path)
+
+
+def plot_counts(
+    counts: Mapping[str, Sequence[int] | np.ndarray] | ChshResult,
+    *,
+    ax: Axes | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """Grouped histograms of joint outcomes 00, 01, 10, 11 (bit_a bit_b).
+
+    ``counts`` maps a label to four counts in code order, or is a ChshResult (one group per
+    setting pair).
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> fig = plot_counts({"ideal": [50, 0, 0, 50], "noisy": [40, 10, 10, 40]})
+    >>> len(fig.axes[0].patches)
+    8
+    """
+    if not isinstance(counts, Mapping):
+        counts = {f"({_fmt_angle(c.a)}, {_fmt_angle(c.b)})": c.counts for c in counts.correlators}
+    fig, ax = _figure(ax)
+    groups = list(counts.items())
+    width = 0.8 / max(len(groups), 1)
+    x = np.arange(4)
+    for i, (label, values) in enumerate(groups):
+        ax.bar(x + (i - (len(groups) - 1) / 2) * width, np.asarray(values), width, label=label)
+    ax.set_xticks(x, OUTCOME_LABELS)
+    ax.set_xlabel("outcome (Alice bit, Bob bit)")
+    ax.set_ylabel("counts")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_s_vs_noise(
+    parameter: Sequence[float] | np.ndarray,
+    s_values: Sequence[float] | np.ndarray,
+    s_errors: Sequence[float] | np.ndarray,
+    theory: Sequence[float] | np.ndarray | None = None,
+    *,
+    theory_x: Sequence[float] | np.ndarray | None = None,
+    xlabel: str = "noise parameter",
+    ax: Axes | None = None,
+    path: str | Path | None = None,
+) -> Figure:
+    """Measured S against a noise parameter with error bars, a theory line and both bounds.
+
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> fig = plot_s_vs_noise([0, 0.5], [2.8, 1.4], [0.02, 0.02], [2.83, 1.41])
+    >>> fig.axes[0].get_ylabel()
+    'S'
+    """
+    fig, ax = _figure(ax)
+    if theory is not None:
+        tx = parameter if theory_x is None else theory_x
+        ax.plot(tx, theory, color="black", lw=1, label="theory")
+    ax.errorbar(parameter, s_values, yerr=s_errors, fmt="o", capsize=4, color="tab:blue",
+                label="measured S (±1σ)")
+    ax.axhline(CLASSICAL, color="tab:red", ls="--", label="classical bound 2")
+    ax.axhline(TSIRELSON, color="tab:green", ls=":", label="Tsirelson bound 2√2")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("S")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

@@ -1,0 +1,145 @@
+"""From sifted bits to a secret key: estimation, abort rule, then the distillation chain.
+
+Both E91 and BBM92 end here. A random sample of the sifted key is disclosed to estimate the
+QBER (those bits leave the key); its upper confidence bound decides the abort; the remaining
+bits go through :mod:`qentangle.distill` (error correction, verification, privacy
+amplification) over the same authenticated channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from qentangle.distill.estimate import (
+    ErrorSample,
+    estimate_qber,
+    phase_error_bound,
+    sample_size_for,
+)
+from qentangle.errors import check_choice, check_probability, check_range
+
+if TYPE_CHECKING:
+    from qentangle.protocols.session import Session
+
+EC_METHODS = ("cascade", "ldpc")
+
+
+@dataclass(frozen=True)
+class KeyOptions:
+    """How sifted bits become a key.
+
+    Attributes:
+        sample_fraction: fraction of the key-basis sifted bits disclosed to estimate the QBER.
+        qber_abort: abort when the QBER's upper confidence bound exceeds this (default 11 %).
+        ec: error correction, ``"cascade"`` or ``"ldpc"``.
+        eps_sec, eps_cor: secrecy and correctness parameters of the finite-key analysis.
+        distill: run the distillation chain (``False`` stops after estimation).
+    """
+
+    sample_fraction: float = 0.1
+    qber_abort: float = 0.11
+    ec: str = "cascade"
+    eps_sec: float = 1e-10
+    eps_cor: float = 1e-15
+    distill: bool = True
+
+    def __post_init__(self) -> None:
+        check_range("sample_fraction", self.sample_fraction, 0.0, 1.0, low_open=True, high_open=True)
+        check_probability("qber_abort", self.qber_abort, upper=0.5)
+        check_choice("ec", self.ec, EC_METHODS)
+        check_range("eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
+        check_range("eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+
+
+@dataclass(frozen=True)
+class KeyOutcome:
+    """Estimation and distillation figures of one run (no key bits)."""
+
+    qber: float
+    qber_upper: float
+    sample_size: int
+    phase_error_upper: float
+    aborted: bool
+    abort_reason: str | None
+    distillation: Any = None  # qentangle.distill DistillationResult when the chain ran
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe figures, merged into the protocol's result."""
+        data: dict[str, Any] = {
+            "qber": self.qber,
+            "qber_upper": self.qber_upper,
+            "qber_sample_bits": self.sample_size,
+            "phase_error_upper": self.phase_error_upper,
+        }
+        if self.distillation is not None:
+            data.update(self.distillation.to_dict())
+        data.update(aborted=self.aborted, abort_reason=self.abort_reason)
+        return data
+
+
+def finish_key(
+    session: Session,
+    alice_key: np.ndarray,
+    bob_key: np.ndarray,
+    options: KeyOptions,
+    *,
+    abort_reason: str | None = None,
+    phase_sample: ErrorSample | None = None,
+    chsh_s: float | None = None,
+) -> KeyOutcome:
+    """Estimate the QBER on a disclosed sample, apply the abort rule, then distil.
+
+    ``phase_sample`` (BBM92) holds the bit errors observed in the other basis, which bound the
+    key's phase error; otherwise the key's own sample bounds it (basis symmetry of E91).
+    """
+    if alice_key.size < 2:
+        reason = abort_reason or f"only {alice_key.size} sifted bits: too few to estimate the QBER"
+        return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason)
+    size = sample_size_for(alice_key.size, options.sample_fraction)
+    sample, alice_rest, bob_rest = estimate_qber(
+        alice_key, bob_key, session.channel, sample_size=size, rng_alice=session.alice.rng
+    )
+    qber_upper = phase_error_bound(sample, alice_rest.size, options.eps_sec)
+    phase_upper = phase_error_bound(phase_sample or sample, alice_rest.size, options.eps_sec)
+    if abort_reason is None and qber_upper > options.qber_abort:
+        abort_reason = (
+            f"QBER upper bound {qber_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
+        )
+    if abort_reason is None and phase_upper > options.qber_abort:
+        abort_reason = (
+            f"phase-error upper bound {phase_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
+        )
+    distillation = None
+    if abort_reason is None and options.distill:
+        distillation = _distill(session, alice_rest, bob_rest, options, sample, phase_upper)
+        if distillation.aborted:
+            abort_reason = distillation.abort_reason
+    return KeyOutcome(
+        qber=sample.rate,
+        qber_upper=qber_upper,
+        sample_size=sample.size,
+        phase_error_upper=phase_upper,
+        aborted=abort_reason is not None,
+        abort_reason=abort_reason,
+        distillation=distillation,
+    )
+
+
+def _distill(session, alice_key, bob_key, options, sample, phase_upper):
+    from qentangle.distill.chain import distill
+
+    return distill(
+        alice_key,
+        bob_key,
+        session.channel,
+        ec=options.ec,
+        eps_sec=options.eps_sec,
+        eps_cor=options.eps_cor,
+        qber_estimate=sample.rate,
+        phase_error=phase_upper,
+        rng_alice=session.alice.rng,
+        rng_bob=session.bob.rng,
+    )
