@@ -119,23 +119,32 @@ class ExactEngine(Engine):
     def distributions(self, setup: PairSetup, pairs: Sequence[SettingPair]) -> np.ndarray:
         """Joint outcome probabilities, shape (len(pairs), 4), readout error included."""
         keys = [(setup, (float(a), float(b))) for a, b in pairs]
-        missing = list(dict.fromkeys(key for key in keys if key not in self._cache))
-        if missing:
-            circuits = []
-            for _, (a, b) in missing:
-                qc = pair_circuit(setup, a, b)
-                qc.save_probabilities([0, 1])
-                circuits.append(qc)
-            result = self._simulator.run(self._compile(circuits)).result()
-            confusion_a = setup.noise.confusion_matrix("a")
-            confusion_b = setup.noise.confusion_matrix("b")
-            for i, key in enumerate(missing):
-                little = np.asarray(result.data(i)["probabilities"], dtype=float)
-                joint = little[[0, 2, 1, 3]].reshape(2, 2)  # joint[bit_a, bit_b]
-                joint = confusion_a @ joint @ confusion_b.T
-                joint = np.clip(joint, 0.0, None)
-                self._cache[key] = (joint / joint.sum()).ravel()
+        self._compute(keys)
         return np.array([self._cache[key] for key in keys])
+
+    def prefetch(
+        self, setups: Sequence[PairSetup], angles_a: Sequence[float], angles_b: Sequence[float]
+    ) -> None:
+        """Compute every setup's distributions at every setting pair in one Aer call."""
+        self._compute([(s, (float(a), float(b))) for s in setups for a in angles_a for b in angles_b])
+
+    def _compute(self, keys: Sequence[tuple[PairSetup, SettingPair]]) -> None:
+        missing = list(dict.fromkeys(key for key in keys if key not in self._cache))
+        if not missing:
+            return
+        circuits = []
+        for setup, (a, b) in missing:
+            qc = pair_circuit(setup, a, b)
+            qc.save_probabilities([0, 1])
+            circuits.append(qc)
+        result = self._simulator.run(self._compile(circuits)).result()
+        for i, key in enumerate(missing):
+            noise = key[0].noise
+            little = np.asarray(result.data(i)["probabilities"], dtype=float)
+            joint = little[[0, 2, 1, 3]].reshape(2, 2)  # joint[bit_a, bit_b]
+            joint = noise.confusion_matrix("a") @ joint @ noise.confusion_matrix("b").T
+            joint = np.clip(joint, 0.0, None)
+            self._cache[key] = (joint / joint.sum()).ravel()
 
     def density_matrix(self, setup: PairSetup) -> np.ndarray:
         """The 4x4 density matrix of Alice's and Bob's qubits before measurement.

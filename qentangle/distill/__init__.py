@@ -1,0 +1,61 @@
+"""Key distillation (pure numpy, no Qiskit): estimation, reconciliation, verification,
+privacy amplification and finite-key lengths.
+
+The one entry point most callers need is :func:`distill`:
+
+>>> import numpy as np
+>>> from qentangle.channel import ClassicalChannel
+>>> from qentangle.distill import distill
+>>> rng = np.random.default_rng(2)
+>>> a = rng.integers(0, 2, 20_000, dtype=np.uint8)
+>>> b = a ^ (rng.random(20_000) < 0.01).astype(np.uint8)
+>>> r = distill(a, b, ClassicalChannel.with_random_key(rng), rng_alice=rng)
+>>> r.aborted, r.keys_match
+(False, True)
+"""
+
+from qentangle.distill.amplify import privacy_amplification, toeplitz_hash, toeplitz_matrix
+from qentangle.distill.cascade import CascadeOutcome, block_sizes, cascade_reconcile
+from qentangle.distill.chain import DistillationResult, distill
+from qentangle.distill.estimate import (
+    ErrorSample,
+    binary_entropy,
+    estimate_qber,
+    hypergeometric_upper_errors,
+    phase_error_bound,
+    serfling_mu,
+)
+from qentangle.distill.finite_key import (
+    asymptotic_key_length,
+    device_independent_rate,
+    finite_key_length,
+    micius_example,
+    shor_preskill_rate,
+    tlgr_key_length,
+)
+from qentangle.distill.verify import tag_bits, verify_keys
+
+__all__ = [
+    "CascadeOutcome",
+    "DistillationResult",
+    "ErrorSample",
+    "asymptotic_key_length",
+    "binary_entropy",
+    "block_sizes",
+    "cascade_reconcile",
+    "device_independent_rate",
+    "distill",
+    "estimate_qber",
+    "finite_key_length",
+    "hypergeometric_upper_errors",
+    "micius_example",
+    "phase_error_bound",
+    "privacy_amplification",
+    "serfling_mu",
+    "shor_preskill_rate",
+    "tag_bits",
+    "tlgr_key_length",
+    "toeplitz_hash",
+    "toeplitz_matrix",
+    "verify_keys",
+]

@@ -66,6 +66,8 @@ class PassGeometry:
     subpoint_latitude_deg: np.ndarray
     subpoint_longitude_deg: np.ndarray
     altitude_m: np.ndarray
+    min_elevation_a_rad: float
+    min_elevation_b_rad: float
 
     @property
     def both_visible(self) -> np.ndarray:
@@ -75,7 +77,10 @@ class PassGeometry:
     @property
     def margin_rad(self) -> np.ndarray:
         """min over stations of (elevation - minimum elevation); >= 0 when both see it."""
-        return np.minimum(self.alice.elevation_rad - self._min_a, self.bob.elevation_rad - self._min_b)
+        return np.minimum(
+            self.alice.elevation_rad - self.min_elevation_a_rad,
+            self.bob.elevation_rad - self.min_elevation_b_rad,
+        )
 
     def to_dict(self) -> dict:
         """JSON-safe arrays (degrees and km, as in reports)."""
@@ -89,10 +94,6 @@ class PassGeometry:
             "subpoint_latitude_deg": self.subpoint_latitude_deg.tolist(),
             "subpoint_longitude_deg": self.subpoint_longitude_deg.tolist(),
         }
-
-    # set by track(); kept private so the dataclass fields stay the public picture
-    _min_a: float = 0.0
-    _min_b: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,8 @@ def track(
         subpoint_latitude_deg=np.degrees(lat),
         subpoint_longitude_deg=np.degrees(lon),
         altitude_m=alt,
-        _min_a=alice.min_elevation_rad,
-        _min_b=bob.min_elevation_rad,
+        min_elevation_a_rad=alice.min_elevation_rad,
+        min_elevation_b_rad=bob.min_elevation_rad,
     )
 
 

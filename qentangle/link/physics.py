@@ -148,6 +148,8 @@ class LinkSlices:
     pair_rate_hz: float
     mean_pairs_per_window: float
     state: str
+    detector_efficiency: float
+    """Detector efficiency included in ``eta_*`` and ``loss_*_db`` (see ``channel_loss_db``)."""
 
     # ------------------------------------------------------------------ derived arrays
     @property
@@ -164,6 +166,13 @@ class LinkSlices:
     def detected_rate_hz(self) -> np.ndarray:
         """All recorded coincidences per second: true + accidental."""
         return self.coincidence_rate_hz + self.accidental_rate_hz
+
+    @property
+    def channel_loss_db(self) -> np.ndarray:
+        """Two-photon loss without the detectors' efficiency (satellite to detector inputs)."""
+        if self.detector_efficiency <= 0.0:
+            return np.full(self.loss_db.shape, np.inf)
+        return self.loss_db + 2.0 * 10.0 * math.log10(self.detector_efficiency)
 
     @property
     def snr(self) -> np.ndarray:
@@ -254,6 +263,8 @@ class LinkSlices:
             "passes": int(self.pass_index.max()) + 1,
             "loss_db_min": float(self.loss_db.min()),
             "loss_db_max": float(self.loss_db.max()),
+            "channel_loss_db_min": float(self.channel_loss_db.min()),
+            "channel_loss_db_max": float(self.channel_loss_db.max()),
             "loss_a_db_min": float(self.loss_a_db.min()),
             "loss_a_db_max": float(self.loss_a_db.max()),
             "loss_b_db_min": float(self.loss_b_db.min()),
@@ -397,6 +408,7 @@ def pass_physics(
         pair_rate_hz=source.pair_rate_hz,
         mean_pairs_per_window=source.mean_pairs_per_window(window_s),
         state=source.state,
+        detector_efficiency=detectors.efficiency,
     )
 
 

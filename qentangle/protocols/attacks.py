@@ -105,7 +105,9 @@ class EntanglingProbe:
     def __post_init__(self) -> None:
         strength = check_finite("probe strength", self.strength)
         if not 0 <= strength <= math.pi:
-            raise ValidationError(f"probe strength={strength!r} is out of range: expected 0 <= strength <= pi")
+            raise ValidationError(
+                f"probe strength={strength!r} is out of range: expected 0 <= strength <= pi"
+            )
         object.__setattr__(self, "strength", strength)
         check_choice("eve_arm", self.arm, ARMS)
         object.__setattr__(self, "basis", check_finite("basis", self.basis))

@@ -27,9 +27,8 @@ from qentangle.errors import check_probability
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
 from qentangle.protocols.attacks import describe_attacks, eve_information
-from qentangle.protocols.endpoints import chunks, measure_chunk
 from qentangle.protocols.keying import KeyOptions, KeyOutcome, finish_key
-from qentangle.protocols.session import check_run_sizes, open_session
+from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
 from qentangle.states import ideal_correlator
 
@@ -100,8 +99,9 @@ class BBM92Result:
 
 
 def run_bbm92(
-    pairs: int,
+    pairs: int | None = None,
     *,
+    schedule: Schedule | None = None,
     state: str = "phi+",
     p_z: float = 0.5,
     noise: NoiseConfig | None = None,
@@ -114,15 +114,19 @@ def run_bbm92(
 ) -> BBM92Result:
     """Run BBM92 on ``pairs`` entangled pairs and distil the key (or abort).
 
+    Instead of ``pairs`` and ``noise``, a ``schedule`` of ``(NoiseConfig, pairs)`` segments
+    runs rounds whose noise changes along the run (e.g. the slices of a satellite pass).
+
     Aborts when the upper confidence bound of the key basis's QBER or of its phase error
     (from the other basis) exceeds ``key_options.qber_abort`` (11 % by default).
     """
-    pairs, chunk = check_run_sizes(pairs, chunk_size)
+    chunk = check_chunk_size(chunk_size)
     p_z = check_probability("p_z", p_z)
     options = key_options or KeyOptions()
     probabilities = (p_z, 1.0 - p_z)
     session = open_session(
-        state=state, noise=noise, attacks=attacks, engine=engine, seed=seed,
+        pairs=pairs, schedule=schedule, state=state, noise=noise, attacks=attacks,
+        engine=engine, seed=seed,
         angles_alice=BASES, angles_bob=BASES,
         probabilities_alice=probabilities, probabilities_bob=probabilities,
     )
@@ -132,8 +136,7 @@ def run_bbm92(
     alice_parts: dict[int, list[np.ndarray]] = {0: [], 1: []}
     bob_parts: dict[int, list[np.ndarray]] = {0: [], 1: []}
 
-    for size in chunks(pairs, chunk, progress=progress, label="bbm92"):
-        measure_chunk(session.setup, session.engine, session.nature, alice, bob, size)
+    for size in session.stream(chunk, progress=progress, label="bbm92"):
         bob_view = np.unpackbits(channel.send("alice", "sift/bases", np.packbits(alice.settings)), count=size)
         alice_view = np.unpackbits(channel.send("bob", "sift/bases", np.packbits(bob.settings)), count=size)
         for basis in (0, 1):
@@ -158,7 +161,9 @@ def run_bbm92(
         # observed rate stands for the phase error of the joined key.
         samples, rests = {}, {}
         for basis in (0, 1):
-            samples[basis], rests[basis] = _sample_basis(session, alice_sifted[basis], bob_sifted[basis], options)
+            samples[basis], rests[basis] = _sample_basis(
+                session, alice_sifted[basis], bob_sifted[basis], options
+            )
         worst = max((s for s in samples.values() if s), key=lambda s: s.rate, default=None)
         key_alice = np.concatenate([rests[0][0], rests[1][0]])
         key_bob = np.concatenate([rests[0][1], rests[1][1]])
@@ -168,11 +173,11 @@ def run_bbm92(
         z_upper, x_upper = key.qber_upper, key.phase_error_upper
         key_bases = "z+x"
     return BBM92Result(
-        pairs=pairs,
+        pairs=session.pairs,
         state=state,
         p_z=p_z,
         engine=session.engine.info(),
-        noise=session.setup.noise.to_dict(),
+        noise=session.noise_summary(),
         attack=describe_attacks(attacks),
         sifted_bits=sifted[0] + sifted[1],
         sifted_z=sifted[0],

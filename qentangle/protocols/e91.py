@@ -28,13 +28,11 @@ from qentangle.protocols.attacks import describe_attacks, eve_information
 from qentangle.protocols.chsh import correlator_stats
 from qentangle.protocols.endpoints import (
     bits_per_setting,
-    chunks,
-    measure_chunk,
     pack_settings,
     unpack_settings,
 )
 from qentangle.protocols.keying import KeyOptions, KeyOutcome, finish_key
-from qentangle.protocols.session import check_run_sizes, open_session
+from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
 
 ALICE_ANGLES = (0.0, math.pi / 4, math.pi / 2)
@@ -104,8 +102,9 @@ class E91Result:
 
 
 def run_e91(
-    pairs: int,
+    pairs: int | None = None,
     *,
+    schedule: Schedule | None = None,
     state: str = "phi+",
     noise: NoiseConfig | None = None,
     attacks: Sequence[CircuitStage] = (),
@@ -118,15 +117,19 @@ def run_e91(
 ) -> E91Result:
     """Run E91 on ``pairs`` entangled pairs and distil the key (or abort).
 
+    Instead of ``pairs`` and ``noise``, a ``schedule`` of ``(NoiseConfig, pairs)`` segments
+    runs rounds whose noise changes along the run (e.g. the slices of a satellite pass).
+
     The run aborts unless ``(S - 2) / sigma_S >= s_sigmas`` (S oriented so that the ideal
     state gives +2*sqrt(2)), and when the key stage aborts (see :class:`KeyOptions`).
     """
-    pairs, chunk = check_run_sizes(pairs, chunk_size)
+    chunk = check_chunk_size(chunk_size)
     check_choice("state", state, E91_STATES)
     s_sigmas = check_range("s_sigmas", s_sigmas, 0.0, 100.0)
     options = key_options or KeyOptions()
     session = open_session(
-        state=state, noise=noise, attacks=attacks, engine=engine, seed=seed,
+        pairs=pairs, schedule=schedule, state=state, noise=noise, attacks=attacks,
+        engine=engine, seed=seed,
         angles_alice=ALICE_ANGLES, angles_bob=BOB_ANGLES,
     )
     alice, bob, channel = session.alice, session.bob, session.channel
@@ -134,8 +137,7 @@ def run_e91(
     width = bits_per_setting(3)
     alice_counts = np.zeros((4, 4), dtype=np.int64)  # Alice's tally of the test rounds
 
-    for size in chunks(pairs, chunk, progress=progress, label="e91"):
-        measure_chunk(session.setup, session.engine, session.nature, alice, bob, size)
+    for size in session.stream(chunk, progress=progress, label="e91"):
         # Public discussion: settings cross the channel, each side derives the same masks.
         bob_settings = unpack_settings(
             channel.send("alice", "sift/settings", pack_settings(alice.settings, width)), width, size
@@ -167,10 +169,10 @@ def run_e91(
         session, alice.key(), bob.key(), options, abort_reason=abort_reason, chsh_s=s_value
     )
     return E91Result(
-        pairs=pairs,
+        pairs=session.pairs,
         state=state,
         engine=session.engine.info(),
-        noise=session.setup.noise.to_dict(),
+        noise=session.noise_summary(),
         attack=describe_attacks(attacks),
         sifted_bits=int(sum(part.size for part in alice.key_parts)),
         test_rounds=int(alice_counts.sum()),

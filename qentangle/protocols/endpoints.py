@@ -18,13 +18,13 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from qentangle.engines import Engine
-from qentangle.errors import ValidationError, check_finite, check_positive_int
+from qentangle.errors import ValidationError, check_finite
 from qentangle.pairs import PairSetup
 
 DEFAULT_CHUNK = 1 << 22
@@ -94,22 +94,10 @@ def measure_chunk(
     bob.detect(codes & 1)
 
 
-def chunks(total: int, chunk_size: int, *, progress: bool | None, label: str) -> Iterator[int]:
-    """Sizes of successive chunks of ``total`` rounds, with a progress bar on long runs.
-
-    ``progress=None`` shows the bar only for runs above 2^25 rounds on a terminal.
-    """
-    total = check_positive_int("pairs", total)
-    chunk_size = check_positive_int("chunk_size", chunk_size)
+def progress_bar(total: int, *, progress: bool | None, label: str) -> tqdm:
+    """A progress bar over ``total`` rounds; ``progress=None`` shows it above 2^25 rounds."""
     show = total > PROGRESS_THRESHOLD if progress is None else progress
-    with tqdm(total=total, unit="pair", unit_scale=True, desc=label, disable=not show or None,
-              leave=False) as bar:
-        done = 0
-        while done < total:
-            size = min(chunk_size, total - done)
-            yield size
-            done += size
-            bar.update(size)
+    return tqdm(total=total, unit="pair", unit_scale=True, desc=label, disable=not show, leave=False)
 
 
 def pack_settings(settings: np.ndarray, bits_per_setting: int) -> np.ndarray:

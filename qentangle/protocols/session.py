@@ -1,27 +1,34 @@
-"""What every protocol run shares: validated options, generators, endpoints and the channel."""
+"""What every protocol run shares: validated options, generators, endpoints and the channel.
+
+A run distributes its pairs in *segments*: consecutive rounds that share one
+:class:`~qentangle.pairs.PairSetup`. A plain run is one segment; a satellite pass is one
+segment per time slice, each with its own noise (accidental coincidences change with loss).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from qentangle.channel import ClassicalChannel
-from qentangle.engines import Engine, get_engine
+from qentangle.engines import Engine, ExactEngine, get_engine
 from qentangle.errors import ValidationError, check_positive_int
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage, PairSetup
-from qentangle.protocols.endpoints import DEFAULT_CHUNK, Endpoint
+from qentangle.protocols.endpoints import DEFAULT_CHUNK, Endpoint, measure_chunk, progress_bar
 from qentangle.rng import SeedLike, spawn_generators
+
+Schedule = Sequence[tuple[NoiseConfig, int]]
 
 
 @dataclass
 class Session:
     """The parties of one run: Alice, Bob, nature's generator, the engine and the channel."""
 
-    setup: PairSetup
+    segments: tuple[tuple[PairSetup, int], ...]
     engine: Engine
     alice: Endpoint
     bob: Endpoint
@@ -30,13 +37,48 @@ class Session:
     started: float = field(default_factory=time.perf_counter)
 
     @property
+    def setup(self) -> PairSetup:
+        """The setup of the first segment (the only one in a plain run)."""
+        return self.segments[0][0]
+
+    @property
+    def pairs(self) -> int:
+        """Rounds over all segments."""
+        return sum(count for _, count in self.segments)
+
+    @property
     def elapsed_s(self) -> float:
         """Wall time since the session was opened."""
         return time.perf_counter() - self.started
 
+    def stream(self, chunk_size: int, *, progress: bool | None, label: str) -> Iterator[int]:
+        """Measure every segment chunk by chunk; yield each chunk's size after measuring it.
+
+        Between yields, Alice and Bob hold that chunk's settings and outcomes.
+        """
+        if isinstance(self.engine, ExactEngine):
+            self.engine.prefetch([setup for setup, _ in self.segments], self.alice.angles, self.bob.angles)
+        with progress_bar(self.pairs, progress=progress, label=label) as bar:
+            for setup, count in self.segments:
+                done = 0
+                while done < count:
+                    size = min(chunk_size, count - done)
+                    measure_chunk(setup, self.engine, self.nature, self.alice, self.bob, size)
+                    yield size
+                    done += size
+                    bar.update(size)
+
+    def noise_summary(self) -> dict:
+        """The noise of a one-segment run, or a note that it varies by segment."""
+        if len({setup.noise for setup, _ in self.segments}) == 1:
+            return self.setup.noise.to_dict()
+        return {"varies_by_segment": len(self.segments)}
+
 
 def open_session(
     *,
+    pairs: int | None,
+    schedule: Schedule | None,
     state: str,
     noise: NoiseConfig | None,
     attacks: Sequence[CircuitStage],
@@ -47,11 +89,22 @@ def open_session(
     probabilities_alice: Sequence[float] | None = None,
     probabilities_bob: Sequence[float] | None = None,
 ) -> Session:
-    """Validate the common options and spawn independent generators from ``seed``."""
-    setup = PairSetup(state, noise if noise is not None else NoiseConfig(), tuple(attacks))
+    """Validate the common options and spawn independent generators from ``seed``.
+
+    Give either ``pairs`` (with one ``noise``) or a ``schedule`` of ``(noise, pairs)`` segments.
+    """
+    if (pairs is None) == (schedule is None):
+        raise ValidationError("give either pairs or schedule (a list of (noise, pairs) segments), not both")
+    if schedule is None:
+        schedule = [(noise if noise is not None else NoiseConfig(), check_positive_int("pairs", pairs))]
+    elif noise is not None:
+        raise ValidationError("noise: give the noise inside the schedule's segments")
+    segments = tuple(_segment(state, attacks, item, i) for i, item in enumerate(schedule))
+    if not segments or sum(count for _, count in segments) < 1:
+        raise ValidationError("schedule must hold at least one pair")
     rng_alice, rng_bob, rng_nature, rng_channel = spawn_generators(seed, 4)
     return Session(
-        setup=setup,
+        segments=segments,
         engine=get_engine(engine),
         alice=Endpoint("alice", angles_alice, rng_alice, probabilities_alice),
         bob=Endpoint("bob", angles_bob, rng_bob, probabilities_bob),
@@ -60,11 +113,18 @@ def open_session(
     )
 
 
-def check_run_sizes(pairs: int, chunk_size: int | None) -> tuple[int, int]:
-    """Validated ``pairs`` and ``chunk_size`` (default 2^22 rounds per chunk)."""
-    pairs = check_positive_int("pairs", pairs)
-    chunk = DEFAULT_CHUNK if chunk_size is None else check_positive_int("chunk_size", chunk_size)
-    return pairs, chunk
+def _segment(state, attacks, item, index) -> tuple[PairSetup, int]:
+    try:
+        noise, count = item
+    except (TypeError, ValueError):
+        raise ValidationError(f"schedule[{index}] is not a (noise, pairs) pair") from None
+    count = check_positive_int(f"schedule[{index}] pairs", count, minimum=0)
+    return PairSetup(state, noise, tuple(attacks)), count
+
+
+def check_chunk_size(chunk_size: int | None) -> int:
+    """Validated ``chunk_size`` (default 2^22 rounds per chunk)."""
+    return DEFAULT_CHUNK if chunk_size is None else check_positive_int("chunk_size", chunk_size)
 
 
 def check_fraction(name: str, value: float) -> float:

@@ -178,6 +178,11 @@ class Scenario:
     protocol: ProtocolConfig
     path: str = field(default="", compare=False)
 
+    @property
+    def stations(self) -> tuple[GroundStation, GroundStation]:
+        """(alice, bob), as the plots take them."""
+        return self.alice, self.bob
+
     def orbit_model(self) -> Orbit:
         """The orbit (circular placed as configured, or TLE)."""
         return self.orbit.build(self.alice, self.bob, self.time.epoch_utc)

@@ -1,0 +1,378 @@
+"""The whole key-distillation chain between two endpoints over an authenticated channel.
+
+``distill`` runs, in order: parameter estimation (a disclosed random sample, removed from the
+key), error correction (Cascade or LDPC syndrome decoding), verification (Toeplitz tag),
+finite-key length (TLGR with an exact hypergeometric phase-error bound, see
+:mod:`qentangle.distill.finite_key`) and Toeplitz privacy amplification. Alice's and Bob's
+steps only see their own bits, their own generator and the channel's copies of messages; the
+result is computed from what crossed the channel, except the fields marked *diagnostic*
+(``keys_match``, ``true_qber``), which compare both sides as only a simulation can.
+
+Key bits never appear in ``repr``, ``to_dict``, errors or logs; they are the separate
+attributes ``alice_key`` and ``bob_key``.
+
+>>> import numpy as np
+>>> from qentangle.channel import ClassicalChannel
+>>> rng = np.random.default_rng(11)
+>>> alice = rng.integers(0, 2, 50_000, dtype=np.uint8)
+>>> bob = alice ^ (rng.random(50_000) < 0.02).astype(np.uint8)
+>>> channel = ClassicalChannel.with_random_key(rng)
+>>> result = distill(alice, bob, channel, rng_alice=np.random.default_rng(1))
+>>> result.aborted, result.keys_match, result.final_key_bits > 20_000
+(False, True, True)
+>>> result.leaked_bits == channel.disclosed_bits
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qentangle.channel import ClassicalChannel
+from qentangle.distill._bits import as_bits, check_rng
+from qentangle.distill.amplify import privacy_amplification
+from qentangle.distill.cascade import DEFAULT_PASSES, cascade_reconcile
+from qentangle.distill.estimate import (
+    BOUND_METHODS,
+    ErrorSample,
+    binary_entropy,
+    estimate_qber,
+    phase_error_bound,
+    sample_size_for,
+)
+from qentangle.distill.finite_key import asymptotic_key_length, finite_key_length
+from qentangle.distill.verify import tag_bits, verify_keys
+from qentangle.errors import (
+    ProtocolAbort,
+    ValidationError,
+    check_choice,
+    check_probability,
+    check_range,
+)
+
+EC_METHODS = ("cascade", "ldpc")
+MIN_KEY_BITS = 16
+
+
+@dataclass(frozen=True)
+class DistillationResult:
+    """Outcome of :func:`distill`. ``to_dict()`` is JSON-safe and holds no key bits.
+
+    Lengths are in bits. ``leaked_bits = ec_leaked_bits + verification_bits`` is exactly the
+    information disclosed on the channel during the run, and is what enters the key length.
+    ``keys_match`` and ``true_qber`` are *simulation diagnostics* (they compare both sides).
+    """
+
+    sifted_bits: int
+    sample_bits: int
+    reconciled_bits: int
+    final_key_bits: int
+    qber_estimate: float | None
+    qber_upper_bound: float | None
+    phase_error_estimate: float | None
+    phase_error_bound: float | None
+    phase_error_source: str
+    bound_method: str
+    ec_method: str
+    ec_leaked_bits: int
+    verification_bits: int
+    leaked_bits: int
+    corrected_bits: int
+    ec_efficiency: float | None
+    frame_error_rate: float
+    discarded_bits: int
+    asymptotic_key_bits: int
+    finite_key_bits: int
+    secret_fraction: float
+    eps_sec: float
+    eps_cor: float
+    auth_key_bits_used: int
+    messages: int
+    aborted: bool
+    abort_reason: str | None
+    keys_match: bool | None
+    true_qber: float | None
+    alice_key: np.ndarray = field(repr=False, compare=False)
+    bob_key: np.ndarray = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe summary (no key bits)."""
+        data = asdict(self)
+        data.pop("alice_key")
+        data.pop("bob_key")
+        return {k: _json_value(v) for k, v in data.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def distill(
+    alice_key: Any,
+    bob_key: Any,
+    channel: ClassicalChannel,
+    *,
+    ec: str = "cascade",
+    eps_sec: float = 1e-10,
+    eps_cor: float = 1e-15,
+    sample_fraction: float = 0.1,
+    qber_hint: float | None = None,
+    phase_sample: ErrorSample | None = None,
+    phase_error: float | None = None,
+    bound: str = "hypergeometric",
+    max_qber: float = 0.11,
+    rng_alice: np.random.Generator | None = None,
+    rng_bob: np.random.Generator | None = None,
+    cascade_passes: int = DEFAULT_PASSES,
+    ldpc_frame_bits: int | None = None,
+    raise_on_abort: bool = False,
+) -> DistillationResult:
+    """Distil two sifted keys into identical secret keys (or an abort).
+
+    Parameters
+    ----------
+    alice_key, bob_key:
+        Each endpoint's sifted bits (equal length). Alice's code reads only ``alice_key``,
+        Bob's only ``bob_key``.
+    channel:
+        The authenticated :class:`~qentangle.channel.ClassicalChannel`; everything that crosses
+        goes through it and its disclosed bits are the leakage.
+    ec:
+        ``"cascade"`` (interactive) or ``"ldpc"`` (one-way syndrome decoding).
+    eps_sec, eps_cor:
+        Secrecy and correctness parameters of the composable finite-key bound.
+    sample_fraction:
+        Fraction of the sifted key disclosed (and removed) to estimate the QBER. May be 0 when
+        the phase error comes from elsewhere (``phase_sample`` / ``phase_error``); then
+        ``qber_hint`` (or the phase sample's rate) sets the error-correction parameters.
+    phase_sample:
+        BBM92: errors observed in the *other* basis; the phase error of the key is bounded from
+        it by random sampling (population = key bits + sample). Default: the key's own sample.
+    phase_error:
+        An upper bound on the phase-error rate already valid at ``eps_sec`` (used as given).
+    bound:
+        ``"hypergeometric"`` (exact tail, default) or ``"serfling"`` (TLGR's ``mu``).
+    max_qber:
+        Abort before error correction when the estimated QBER exceeds it.
+    rng_alice, rng_bob:
+        Each endpoint's generator (seeds, samples, hash seeds are drawn by Alice).
+    raise_on_abort:
+        Raise :class:`~qentangle.errors.ProtocolAbort` instead of returning an aborted result.
+
+    Tampering with the channel raises :class:`~qentangle.errors.AuthenticationError`.
+    """
+    a_key = as_bits("alice_key", alice_key, min_length=2)
+    b_key = as_bits("bob_key", bob_key, min_length=2)
+    if a_key.size != b_key.size:
+        raise ValidationError(
+            f"bob_key has {b_key.size} bits but alice_key has {a_key.size}: expected equal lengths"
+        )
+    if not isinstance(channel, ClassicalChannel):
+        raise ValidationError(
+            f"channel={type(channel).__name__} is not valid: expected a ClassicalChannel"
+        )
+    check_choice("ec", ec, EC_METHODS)
+    check_choice("bound", bound, BOUND_METHODS)
+    eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
+    eps_cor = check_range("eps_cor", eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+    sample_fraction = check_range("sample_fraction", sample_fraction, 0.0, 1.0, high_open=True)
+    max_qber = check_range("max_qber", max_qber, 0.0, 0.5)
+    if qber_hint is not None:
+        qber_hint = check_probability("qber_hint", qber_hint, upper=0.5)
+    if phase_error is not None:
+        phase_error = check_probability("phase_error", phase_error, upper=0.5)
+    if phase_sample is not None and not isinstance(phase_sample, ErrorSample):
+        raise ValidationError(
+            f"phase_sample={type(phase_sample).__name__} is not valid: expected an ErrorSample"
+        )
+    if phase_sample is not None and phase_error is not None:
+        raise ValidationError("phase_sample and phase_error are exclusive: give at most one")
+    if sample_fraction == 0.0 and phase_sample is None and phase_error is None:
+        raise ValidationError(
+            "sample_fraction=0.0 needs a phase-error source: give phase_sample or phase_error"
+        )
+    rng_alice = check_rng("rng_alice", rng_alice if rng_alice is not None else _missing())
+    if rng_bob is not None:
+        check_rng("rng_bob", rng_bob)
+
+    run = _Run(channel, a_key.size, eps_sec, eps_cor, ec, bound)
+
+    # 1. Parameter estimation on a disclosed random sample (removed from the key).
+    sample: ErrorSample | None = None
+    k = sample_size_for(a_key.size, sample_fraction)
+    if k > 0:
+        sample, a_key, b_key = estimate_qber(
+            a_key, b_key, channel, sample_size=k, rng_alice=rng_alice
+        )
+        run.sample_bits = k
+        run.qber_estimate = sample.rate
+        run.qber_upper = phase_error_bound(sample, a_key.size, eps_sec, method=bound)
+    n = a_key.size
+    run.true_qber = float(np.count_nonzero(a_key != b_key)) / n  # diagnostic only
+
+    # Phase error: from the other basis, as given, or from the key's own sample.
+    if phase_error is not None:
+        run.phase_source, run.phase_estimate, run.phase_bound = "given", phase_error, phase_error
+    else:
+        psample = phase_sample if phase_sample is not None else sample
+        assert psample is not None
+        run.phase_source = "other-basis" if phase_sample is not None else "key-sample"
+        run.phase_estimate = psample.rate
+        run.phase_bound = phase_error_bound(psample, n, eps_sec, method=bound)
+
+    if sample is not None:
+        qber_ec = sample.rate
+    elif qber_hint is not None:
+        qber_ec = qber_hint
+    else:
+        qber_ec = phase_sample.rate if phase_sample is not None else float(phase_error or 0.0)
+    if qber_ec > max_qber:
+        return run.abort(f"estimated QBER {qber_ec:.4f} exceeds max_qber={max_qber}", raise_on_abort)
+    # Never tune EC for an exactly error-free channel estimate.
+    qber_ec = max(qber_ec, 0.5 / max(k, 1), 1e-3)
+
+    # A cheap early exit: even an ideal error correction leaves no key.
+    ideal = finite_key_length(
+        n, run.phase_bound, math.ceil(n * binary_entropy(min(qber_ec, 0.5))) + tag_bits(eps_cor),
+        eps_sec,
+    )
+    if ideal < MIN_KEY_BITS:
+        return run.abort("no positive finite key is possible at this block size and QBER",
+                         raise_on_abort)
+
+    # 2. Error correction.
+    before = channel.disclosed_bits
+    if ec == "cascade":
+        out = cascade_reconcile(
+            a_key, b_key, channel, qber=qber_ec, rng_alice=rng_alice, passes=cascade_passes
+        )
+        b_key = out.bob_key
+        run.corrected = out.corrected_bits
+    else:
+        from qentangle.distill.ldpc_ec import ldpc_reconcile
+
+        lout = ldpc_reconcile(
+            a_key, b_key, channel, qber=qber_ec, rng_alice=rng_alice, frame_bits=ldpc_frame_bits
+        )
+        run.frame_error_rate = lout.frame_error_rate
+        run.discarded = int(a_key.size - lout.kept.sum())
+        a_key, b_key = a_key[lout.kept], lout.bob_key[lout.kept]
+        run.corrected = lout.corrected_bits
+    run.ec_leak = channel.disclosed_bits - before
+    run.reconciled = a_key.size
+    if a_key.size < MIN_KEY_BITS:
+        return run.abort("error correction left too few bits", raise_on_abort)
+    if run.corrected > 0:
+        run.efficiency = run.ec_leak / (a_key.size * binary_entropy(run.corrected / a_key.size))
+
+    # 3. Verification.
+    before = channel.disclosed_bits
+    match = verify_keys(a_key, b_key, channel, eps_cor=eps_cor, rng_alice=rng_alice)
+    run.verify_bits = channel.disclosed_bits - before
+    if not match:
+        return run.abort("verification failed: reconciled keys differ", raise_on_abort)
+
+    # 4. Key length. Phase errors of the kept bits: the bound's count over n, spread on the kept.
+    phase_count = run.phase_bound * n
+    phase_rate = min(0.5, phase_count / a_key.size)
+    leaked = run.ec_leak + run.verify_bits
+    run.finite = finite_key_length(a_key.size, phase_rate, leaked, eps_sec)
+    run.asymptotic = asymptotic_key_length(a_key.size, min(0.5, run.phase_estimate), leaked)
+    if run.finite < 1:
+        return run.abort("finite-key length is not positive", raise_on_abort)
+
+    # 5. Privacy amplification.
+    alice_final, bob_final = privacy_amplification(
+        a_key, b_key, channel, run.finite, rng_alice=rng_alice
+    )
+    return run.finish(alice_final, bob_final)
+
+
+def _missing() -> None:
+    raise ValidationError("rng_alice is required: give a numpy.random.Generator")
+
+
+class _Run:
+    """Accumulates the public quantities of one run and builds the result."""
+
+    def __init__(
+        self, channel: ClassicalChannel, sifted: int, eps_sec: float, eps_cor: float,
+        ec: str, bound: str,
+    ) -> None:
+        self.channel = channel
+        self.disclosed0 = channel.disclosed_bits
+        self.auth0 = channel.auth_key_bits_used
+        self.messages0 = len(channel.transcript)
+        self.sifted = sifted
+        self.eps_sec, self.eps_cor, self.ec, self.bound = eps_sec, eps_cor, ec, bound
+        self.sample_bits = 0
+        self.qber_estimate: float | None = None
+        self.qber_upper: float | None = None
+        self.phase_estimate: float = float("nan")
+        self.phase_bound: float = 0.5
+        self.phase_source = "none"
+        self.ec_leak = 0
+        self.verify_bits = 0
+        self.corrected = 0
+        self.efficiency: float | None = None
+        self.frame_error_rate = 0.0
+        self.discarded = 0
+        self.reconciled = 0
+        self.finite = 0
+        self.asymptotic = 0
+        self.true_qber: float | None = None
+
+    def _result(
+        self, alice: np.ndarray, bob: np.ndarray, aborted: bool, reason: str | None
+    ) -> DistillationResult:
+        final = int(alice.size)
+        return DistillationResult(
+            sifted_bits=self.sifted,
+            sample_bits=self.sample_bits,
+            reconciled_bits=self.reconciled,
+            final_key_bits=final,
+            qber_estimate=self.qber_estimate,
+            qber_upper_bound=self.qber_upper,
+            phase_error_estimate=None if math.isnan(self.phase_estimate) else self.phase_estimate,
+            phase_error_bound=self.phase_bound if self.phase_source != "none" else None,
+            phase_error_source=self.phase_source,
+            bound_method=self.bound,
+            ec_method=self.ec,
+            ec_leaked_bits=self.ec_leak,
+            verification_bits=self.verify_bits,
+            leaked_bits=self.channel.disclosed_bits - self.disclosed0,
+            corrected_bits=self.corrected,
+            ec_efficiency=self.efficiency,
+            frame_error_rate=self.frame_error_rate,
+            discarded_bits=self.discarded,
+            asymptotic_key_bits=self.asymptotic,
+            finite_key_bits=self.finite,
+            secret_fraction=final / self.sifted if self.sifted else 0.0,
+            eps_sec=self.eps_sec,
+            eps_cor=self.eps_cor,
+            auth_key_bits_used=self.channel.auth_key_bits_used - self.auth0,
+            messages=len(self.channel.transcript) - self.messages0,
+            aborted=aborted,
+            abort_reason=reason,
+            keys_match=None if aborted else bool(np.array_equal(alice, bob)),
+            true_qber=self.true_qber,
+            alice_key=alice,
+            bob_key=bob,
+        )
+
+    def abort(self, reason: str, raise_on_abort: bool) -> DistillationResult:
+        if raise_on_abort:
+            raise ProtocolAbort(f"key distillation aborted: {reason}")
+        empty = np.zeros(0, dtype=np.uint8)
+        return self._result(empty, empty.copy(), True, reason)
+
+    def finish(self, alice: np.ndarray, bob: np.ndarray) -> DistillationResult:
+        return self._result(alice, bob, False, None)

@@ -1,0 +1,349 @@
+"""The backend engine: setting circuits on an IBM device (fake or real) in one Sampler job.
+
+``BackendEngine.sample`` transpiles each distinct setting circuit once for the device, with
+``initial_layout`` on the chosen pair (Alice's qubit first), then submits every setting pair
+*and* the four readout-calibration circuits in **one** call of
+``qiskit_ibm_runtime.executor_sampler.Sampler``. All circuits of one call share a shot count:
+the job uses the largest request (at least ``calibration_shots``) and each setting pair keeps
+a uniformly drawn subset of its circuit's shots (seeded, recorded, reproducible).
+
+Fake devices run locally with no network through the same Sampler (see
+:mod:`qentangle.ibm.simulation` for the pair-restricted simulator it is given). Real hardware
+(``ibm:NAME``) prints a shot/time estimate on stderr and asks for confirmation unless
+``yes=True``; job IDs go to :meth:`info` and to the job record (:mod:`qentangle.ibm.jobs`)
+before the engine waits for results.
+
+>>> import math, numpy as np
+>>> from qentangle.pairs import PairSetup
+>>> engine = BackendEngine("fake_manila", record=False, calibration_shots=256)
+>>> drawn = engine.sample(PairSetup("phi+"), [(0.0, 0.0)], [100], np.random.default_rng(1))
+>>> drawn[0].size, engine.info()["backend"], len(engine.info()["job_ids"])
+(100, 'fake_manila', 1)
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from qentangle.engines import Engine, SettingPair
+from qentangle.errors import BackendError, ValidationError, check_choice, check_positive_int
+from qentangle.ibm import jobs
+from qentangle.ibm.backend import ResolvedBackend, require_runtime, resolve_backend, scrub
+from qentangle.ibm.layout import PairErrors, choose_pair, parse_qubits
+from qentangle.ibm.mitigation import calibration_circuits
+from qentangle.ibm.prediction import (
+    DEFAULT_RELATIVE_UNCERTAINTY,
+    Prediction,
+    count_one_qubit_gates,
+    predict,
+)
+from qentangle.pairs import PairSetup, pair_circuit
+from qentangle.rng import child_seed
+
+SIMULATIONS = ("pair", "device")
+SECONDS_PER_SHOT = 250e-6  # IBM's typical repetition delay; the estimate is rough
+SECONDS_PER_JOB = 2.0
+
+
+class BackendEngine(Engine):
+    """Runs setting circuits on an IBM backend through the executor Sampler.
+
+    Args:
+        backend: ``"fake_NAME"``, ``"ibm:NAME"``, a BackendV2 object or a ResolvedBackend.
+        qubits: physical (alice, bob) pair; default the best coupled pair of the target.
+        mitigate: run the four calibration circuits and report readout confusion matrices.
+        calibration_shots: minimum shots per circuit (the calibration's precision).
+        optimization_level: the transpiler's (0..3).
+        simulation: for local backends, ``"pair"`` (default: the device noise of the chosen
+            pair only, fast) or ``"device"`` (the backend object itself; ~5 s per circuit on
+            100+ qubit fake devices).
+        yes: submit to real hardware without asking (the CLI's ``--yes``).
+        timeout: seconds to wait for a hardware job before giving up (it keeps running;
+            ``qentangle jobs fetch JOB_ID`` gets it later). None waits indefinitely.
+        max_shots: largest shot count per circuit allowed in one job.
+        record: append jobs to the local record (:mod:`qentangle.ibm.jobs`).
+        relative_uncertainty: of the error figures, for the predicted band.
+        stdin, stderr: streams for the confirmation prompt (default sys.stdin / sys.stderr).
+    """
+
+    name = "backend"
+
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        qubits: Sequence[int] | str | None = None,
+        mitigate: bool = True,
+        calibration_shots: int = 4096,
+        optimization_level: int = 1,
+        simulation: str = "pair",
+        yes: bool = False,
+        timeout: float | None = None,
+        max_shots: int = 100_000,
+        record: bool = True,
+        relative_uncertainty: float = DEFAULT_RELATIVE_UNCERTAINTY,
+        stdin: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        require_runtime()
+        self.resolved: ResolvedBackend = resolve_backend(backend)
+        self.figures: PairErrors = choose_pair(self.resolved.backend.target, parse_qubits(qubits))
+        self.mitigate = bool(mitigate)
+        self.calibration_shots = check_positive_int("calibration_shots", calibration_shots)
+        if optimization_level not in (0, 1, 2, 3):
+            raise ValidationError(f"optimization_level={optimization_level!r} is not valid: expected 0, 1, 2 or 3")
+        self.optimization_level = int(optimization_level)
+        self.simulation = check_choice("simulation", simulation, SIMULATIONS)
+        self.yes = bool(yes)
+        if timeout is not None and not timeout > 0:
+            raise ValidationError(f"timeout={timeout!r} is out of range: expected seconds > 0 or None")
+        self.timeout = timeout
+        self.max_shots = check_positive_int("max_shots", max_shots)
+        self.record = bool(record)
+        self.relative_uncertainty = relative_uncertainty
+        self._stdin, self._stderr = stdin, stderr
+        self._mode: Any = None
+        self._transpiled: dict[tuple[str, float, float], Any] = {}
+        self._calibration: list[Any] | None = None
+        self._confusion: tuple[np.ndarray, np.ndarray] | None = None
+        self._job_ids: list[str] = []
+        self._state = "phi+"
+        self._n1: tuple[float, float] | None = None
+        self._prediction: Prediction | None = None
+        self._shots_per_circuit: list[int] = []
+        self.last_job: Any = None
+
+    # ------------------------------------------------------------------ public facts
+    @property
+    def qubits(self) -> tuple[int, int]:
+        """Physical (alice, bob)."""
+        return self.figures.qubits
+
+    @property
+    def job_ids(self) -> tuple[str, ...]:
+        """IDs of every job this engine submitted, oldest first."""
+        return tuple(self._job_ids)
+
+    def prediction(self, state: str | None = None) -> Prediction:
+        """S/QBER predicted from the pair's error figures (for the last state run, or ``state``)."""
+        state = self._state if state is None else state
+        n1 = self._n1 or (3.0, 3.0)
+        if self._prediction is None or self._prediction.state != state or self._prediction.n1 != n1:
+            self._prediction = predict(self.figures, state, n1, relative_uncertainty=self.relative_uncertainty)
+        return self._prediction
+
+    def info(self) -> dict[str, object]:
+        prediction = self.prediction()
+        local = not self.resolved.is_hardware
+        execution = "qiskit_ibm_runtime.executor_sampler.Sampler"
+        if local:
+            execution += (
+                " (local Aer simulation of the fake device's calibrated noise on the chosen pair)"
+                if self.simulation == "pair" else " (local Aer simulation of the whole fake device)"
+            )
+        return {
+            "engine": self.name,
+            "backend": self.resolved.name,
+            "backend_kind": self.resolved.kind,
+            "execution": execution,
+            "qubits": list(self.qubits),
+            "pair_errors": self.figures.to_dict(),
+            "predicted_S": prediction.S,
+            "predicted_S_band": [prediction.S_low, prediction.S_high],
+            "predicted_S_mitigated": prediction.S_mitigated,
+            "predicted_S_mitigated_band": [prediction.S_mitigated_low, prediction.S_mitigated_high],
+            "predicted_qber_z": prediction.qber_z,
+            "predicted_qber_x": prediction.qber_x,
+            "prediction": prediction.to_dict(),
+            "job_ids": list(self._job_ids),
+            "shots_per_circuit": list(self._shots_per_circuit),
+            "mitigation": "tensored readout calibration (4 circuits per job)" if self.mitigate else "none",
+            "optimization_level": self.optimization_level,
+        }
+
+    def readout_confusion(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(M_alice, M_bob), M[read, true], from the last job's calibration circuits."""
+        return self._confusion
+
+    # ------------------------------------------------------------------ circuits
+    def _check_setup(self, setup: PairSetup) -> None:
+        if setup.stages:
+            raise ValidationError(
+                "engine='backend' runs the Bell pair as prepared on the device: circuit stages "
+                "(attacks) are simulator-only; use engine='exact' or 'shots'"
+            )
+        if not setup.noise.is_ideal:
+            raise ValidationError(
+                f"noise ({setup.noise.describe()}) is simulated noise: on a backend the device is the "
+                "noise; remove the noise options or use engine='exact' or 'shots'"
+            )
+
+    def transpiled(self, setup: PairSetup, pairs: Sequence[SettingPair], rng: np.random.Generator) -> list[Any]:
+        """The device circuits of ``pairs`` (each distinct pair transpiled once, then cached)."""
+        from qiskit import transpile
+
+        keys = [(setup.state, float(a), float(b)) for a, b in pairs]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._transpiled))
+        todo = [pair_circuit(setup, a, b, measure=True) for _, a, b in missing]
+        if self.mitigate and self._calibration is None:
+            todo += calibration_circuits()
+        if todo:
+            out = transpile(
+                todo, backend=self.resolved.backend, initial_layout=list(self.qubits),
+                optimization_level=self.optimization_level, seed_transpiler=child_seed(rng),
+            )
+            out = out if isinstance(out, list) else [out]
+            for qc in out:
+                self._check_qubits(qc)
+            for key, qc in zip(missing, out, strict=False):
+                self._transpiled[key] = qc
+            if len(out) > len(missing):
+                self._calibration = out[len(missing):]
+        return [self._transpiled[k] for k in keys]
+
+    def _check_qubits(self, qc: Any) -> None:
+        used = {qc.find_bit(q).index for inst in qc.data if inst.operation.name != "barrier" for q in inst.qubits}
+        if not used <= set(self.qubits):
+            raise BackendError(
+                f"the transpiled circuit uses physical qubits {sorted(used)}, not only the pair "
+                f"{self.qubits}: choose a coupled pair with --qubits"
+            )
+
+    # ------------------------------------------------------------------ running
+    def sample(self, setup, pairs, shots, rng):
+        self._check_setup(setup)
+        if len(pairs) != len(shots):
+            raise ValidationError(f"shots: expected one count per setting pair ({len(pairs)}), got {len(shots)}")
+        shots = [check_positive_int("shots", n, minimum=0) for n in shots]
+        wanted = [i for i, n in enumerate(shots) if n > 0]
+        if not wanted:
+            return [np.zeros(0, dtype=np.uint8) for _ in shots]
+        circuits = self.transpiled(setup, [pairs[i] for i in wanted], rng)
+        self._state = setup.state
+        self._n1 = count_one_qubit_gates(circuits, self.qubits)
+        shared = max(max(shots), self.calibration_shots if self.mitigate else 0)
+        if shared > self.max_shots:
+            raise ValidationError(
+                f"shots: a setting pair needs {shared} rounds but one job allows at most "
+                f"max_shots={self.max_shots} per circuit; use fewer rounds or raise max_shots"
+            )
+        pubs_circuits = circuits + (list(self._calibration) if self.mitigate else [])
+        if self.resolved.is_hardware:
+            self._confirm(len(pubs_circuits), shared)
+        meta = {
+            "version": jobs.RECORD_VERSION, "backend": self.resolved.name, "kind": self.resolved.kind,
+            "qubits": list(self.qubits), "state": setup.state,
+            "pairs": [[float(pairs[i][0]), float(pairs[i][1])] for i in range(len(pairs))],
+            "shots": shots, "wanted": wanted, "shots_per_circuit": shared, "calibration": self.mitigate,
+            "subsample_seed": child_seed(rng), "pair_errors": self.figures.to_dict(),
+            "optimization_level": self.optimization_level,
+        }
+        prediction = self.prediction()
+        meta.update(predicted_S=prediction.S, predicted_S_band=[prediction.S_low, prediction.S_high])
+        job = self._submit(pubs_circuits, shared, child_seed(rng))
+        job_id = str(job.job_id())
+        meta.update(job_id=job_id)
+        self._job_ids.append(job_id)
+        self._shots_per_circuit.append(shared)
+        self._log({**meta, "event": "submitted", "time": jobs.now()})
+        pub_codes = self._wait(job, job_id)
+        completed = {"version": jobs.RECORD_VERSION, "event": "completed", "job_id": job_id,
+                     "time": jobs.now(), "counts": jobs.counts_of(pub_codes)}
+        if not self.resolved.is_hardware:
+            completed["codes"] = [jobs.encode_codes(c) for c in pub_codes]
+        self._log(completed)
+        drawn, confusion = jobs.assemble(meta, pub_codes)
+        self._confusion = confusion
+        return drawn
+
+    def _mode_object(self) -> Any:
+        if self._mode is None:
+            if self.resolved.is_hardware or self.simulation == "device":
+                self._mode = self.resolved.backend
+            else:
+                from qentangle.ibm.simulation import pair_simulator
+
+                self._mode = pair_simulator(self.resolved.backend, self.qubits)
+        return self._mode
+
+    def _submit(self, circuits: list[Any], shots: int, seed: int) -> Any:
+        from qiskit_ibm_runtime.executor_sampler import Sampler
+
+        try:
+            sampler = Sampler(mode=self._mode_object())
+            sampler.options.default_shots = shots
+            if not self.resolved.is_hardware:
+                sampler.options.simulator.seed_simulator = seed
+            job = sampler.run([(qc, None, shots) for qc in circuits])
+        except (ValidationError, BackendError):
+            raise
+        except Exception as error:
+            raise BackendError(
+                f"submission to {self.resolved.name} failed ({type(error).__name__}): {scrub(str(error))}"
+            ) from None
+        self.last_job = job
+        return job
+
+    def _wait(self, job: Any, job_id: str) -> list[np.ndarray]:
+        try:
+            if self.resolved.is_hardware and self.timeout is not None:
+                result = job.result(timeout=self.timeout)
+            else:
+                result = job.result()
+        except KeyboardInterrupt:
+            raise BackendError(
+                f"interrupted while waiting for job {job_id} on {self.resolved.name}; it may still "
+                f"run: qentangle jobs fetch {job_id}"
+            ) from None
+        except Exception as error:
+            message = scrub(str(error))
+            if "timeout" in type(error).__name__.lower() or "timed out" in message.lower():
+                raise BackendError(
+                    f"job {job_id} on {self.resolved.name} did not finish within {self.timeout} s; it "
+                    f"keeps running on IBM's side: qentangle jobs fetch {job_id}"
+                ) from None
+            self._log({"version": jobs.RECORD_VERSION, "event": "failed", "job_id": job_id,
+                       "time": jobs.now(), "error": message})
+            raise BackendError(f"job {job_id} on {self.resolved.name} failed: {message}") from None
+        return jobs.codes_from_result(result)
+
+    def _log(self, entry: dict[str, Any]) -> None:
+        if self.record:
+            jobs.append_entry(entry)
+
+    def cost_estimate(self, circuits: int, shots: int) -> str:
+        """One line: circuits x shots, total shots and a rough QPU time."""
+        total = circuits * shots
+        seconds = total * SECONDS_PER_SHOT + SECONDS_PER_JOB
+        return (
+            f"about to submit 1 job to {self.resolved.name} (qubits {self.qubits[0]},{self.qubits[1]}): "
+            f"{circuits} circuits x {shots:,} shots = {total:,} shots, roughly {seconds:,.0f} s of QPU "
+            f"time ({SECONDS_PER_SHOT * 1e6:.0f} us per shot + {SECONDS_PER_JOB:.0f} s per job)"
+        )
+
+    def _confirm(self, circuits: int, shots: int) -> None:
+        stderr = self._stderr or sys.stderr
+        stdin = self._stdin or sys.stdin
+        stderr.write(self.cost_estimate(circuits, shots) + "\n")
+        stderr.flush()
+        if self.yes:
+            return
+        if stdin is None or not stdin.isatty():
+            raise BackendError(
+                "refusing to submit to real hardware without confirmation: stdin is not a terminal; "
+                "pass --yes (or yes=True) to submit"
+            )
+        stderr.write("submit? [y/N] ")
+        stderr.flush()
+        answer = stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            raise BackendError("submission cancelled: nothing was sent")
+
+
+def backend_engine_from_cli(args: Any) -> BackendEngine:
+    """The engine for ``--backend NAME [--qubits I,J] [--yes]`` (see qentangle.cli.common)."""
+    return BackendEngine(args.backend, qubits=getattr(args, "qubits", None), yes=bool(getattr(args, "yes", False)))

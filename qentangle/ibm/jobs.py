@@ -1,0 +1,295 @@
+"""A small local record of backend jobs, from which results are rebuilt later.
+
+Every job appends JSON lines to ``$QENTANGLE_HOME/jobs.jsonl`` (default
+``~/.qentangle/jobs.jsonl``; directory mode 0700, file mode 0600): a ``submitted`` entry
+*before* waiting for the result (backend, qubits, Bell state, setting pairs, shots, the seed of
+the per-setting subsampling, the pair's error figures and the prediction), then ``completed``
+(per-circuit counts, and for local fake-device runs every outcome, since local jobs cannot be
+fetched later) or ``failed``. Each entry is one ``write`` on a file opened with ``O_APPEND``
+under an exclusive ``flock``, so concurrent runs never interleave lines. The record holds no
+credentials.
+
+:func:`fetch` rebuilds a result: from the stored outcomes, or for IBM hardware from
+``QiskitRuntimeService().job(JOB_ID)`` (the outcomes live on IBM's side).
+
+>>> import numpy as np
+>>> codes = np.array([0, 3, 1, 2, 3], dtype=np.uint8)
+>>> decode_codes(encode_codes(codes), 5).tolist()
+[0, 3, 1, 2, 3]
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qentangle.engines import codes_from_counts, correlator
+from qentangle.errors import BackendError, ValidationError
+from qentangle.ibm.mitigation import confusion_from_codes, mitigated_probabilities
+from qentangle.states import optimal_chsh_angles
+
+HOME_ENV = "QENTANGLE_HOME"
+RECORD_NAME = "jobs.jsonl"
+RECORD_VERSION = 1
+
+
+def jobs_home() -> Path:
+    """``$QENTANGLE_HOME`` or ``~/.qentangle``."""
+    home = os.environ.get(HOME_ENV)
+    return Path(home).expanduser() if home else Path.home() / ".qentangle"
+
+
+def record_path() -> Path:
+    """The JSON-lines job record."""
+    return jobs_home() / RECORD_NAME
+
+
+def append_entry(entry: dict[str, Any], path: Path | None = None) -> Path:
+    """Append one JSON line to the record (created 0600 in a 0700 directory)."""
+    path = record_path() if path is None else Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    line = (json.dumps(entry, separators=(",", ":"), allow_nan=False) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        _lock(fd)
+        written = 0
+        while written < len(line):
+            written += os.write(fd, line[written:])
+    finally:
+        os.close(fd)
+    return path
+
+
+def _lock(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by close
+    except (ImportError, OSError):  # pragma: no cover - non-POSIX: O_APPEND alone
+        pass
+
+
+def read_entries(path: Path | None = None) -> list[dict[str, Any]]:
+    """Every well-formed entry of the record (a torn last line is skipped)."""
+    path = record_path() if path is None else Path(path)
+    if not path.exists():
+        return []
+    entries = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and "job_id" in entry:
+                entries.append(entry)
+    return entries
+
+
+def job_entries(job_id: str, path: Path | None = None) -> dict[str, Any]:
+    """The merged entries of one job: ``submitted`` fields plus the latest outcome entry."""
+    merged: dict[str, Any] = {}
+    for entry in read_entries(path):
+        if entry["job_id"] == job_id:
+            merged.update(entry)
+            merged.setdefault("events", []).append(entry.get("event"))
+    if not merged:
+        raise ValidationError(f"job_id={job_id!r} is not in the job record {record_path()}")
+    return merged
+
+
+def list_jobs(path: Path | None = None) -> list[dict[str, Any]]:
+    """One summary per job (newest last): id, time, backend, qubits, status."""
+    jobs: dict[str, dict[str, Any]] = {}
+    for entry in read_entries(path):
+        summary = jobs.setdefault(entry["job_id"], {"job_id": entry["job_id"]})
+        for key in ("time", "backend", "kind", "qubits", "state"):
+            if key in entry and key not in summary:
+                summary[key] = entry[key]
+        summary["status"] = entry.get("event", "unknown")
+    return list(jobs.values())
+
+
+# ------------------------------------------------------------------------ outcome encoding
+def encode_codes(codes: np.ndarray) -> str:
+    """Codes 0..3 packed four to a byte, base64."""
+    codes = np.asarray(codes, dtype=np.uint8)
+    padded = np.zeros(4 * math.ceil(codes.size / 4), dtype=np.uint8)
+    padded[: codes.size] = codes
+    quads = padded.reshape(-1, 4)
+    packed = (quads[:, 0] << 6) | (quads[:, 1] << 4) | (quads[:, 2] << 2) | quads[:, 3]
+    return base64.b64encode(packed.astype(np.uint8).tobytes()).decode("ascii")
+
+
+def decode_codes(text: str, size: int) -> np.ndarray:
+    """Inverse of :func:`encode_codes`."""
+    packed = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+    quads = np.stack([(packed >> s) & 3 for s in (6, 4, 2, 0)], axis=1).ravel()
+    return quads[:size].astype(np.uint8)
+
+
+def codes_from_result(result: Any) -> list[np.ndarray]:
+    """Joint codes (2*bit_a + bit_b) of every pub of a Sampler result (register ``meas``)."""
+    arrays = []
+    try:
+        for k, pub in enumerate(result):
+            data = pub.data
+            bits = getattr(data, "meas", None)
+            if bits is None:
+                raise BackendError(f"result of circuit {k} has no 'meas' register: {list(data)}")
+            if bits.num_bits != 2:
+                raise BackendError(f"result of circuit {k}: 'meas' has {bits.num_bits} bits, expected 2")
+            arrays.append(codes_from_counts(bits.array.reshape(-1)))
+    except TypeError:
+        raise BackendError(f"unexpected result type {type(result).__name__}: expected a Sampler result") from None
+    return arrays
+
+
+# ------------------------------------------------------------------------ assembling a result
+def subsample(pub_codes: Sequence[np.ndarray], wanted: Sequence[int], shots: Sequence[int],
+              seed: int) -> list[np.ndarray]:
+    """Each setting pair's outcomes, drawn without replacement from its circuit's shots.
+
+    All circuits of a job share one shot count (the largest request); setting pair ``i``
+    keeps ``shots[i]`` of them, chosen uniformly (time order kept) by a generator seeded with
+    ``seed``, so a rebuild reproduces the live result exactly.
+    """
+    rng = np.random.default_rng(seed)
+    drawn = [np.zeros(0, dtype=np.uint8) for _ in shots]
+    for k, i in enumerate(wanted):
+        codes = np.asarray(pub_codes[k], dtype=np.uint8)
+        n = int(shots[i])
+        if n > codes.size:
+            raise BackendError(f"circuit {k} returned {codes.size} shots, fewer than the {n} requested")
+        drawn[i] = codes if n == codes.size else codes[np.sort(rng.choice(codes.size, n, replace=False))]
+    return drawn
+
+
+def assemble(meta: dict[str, Any], pub_codes: Sequence[np.ndarray]
+             ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    """Per-setting outcomes and the readout confusion (or None) from a job's circuits."""
+    wanted = meta["wanted"]
+    drawn = subsample(pub_codes[: len(wanted)], wanted, meta["shots"], meta["subsample_seed"])
+    confusion = None
+    if meta.get("calibration"):
+        confusion = confusion_from_codes(pub_codes[len(wanted): len(wanted) + 4])
+    return drawn, confusion
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A job's result rebuilt from the record: per-setting counts, correlators and CHSH S.
+
+    ``S_raw``/``S`` are set when the job's setting pairs include the state's CHSH-optimal
+    pairs (CHSH runs, and E91's test pairs); ``S`` is readout-mitigated if the job carried
+    calibration circuits.
+    """
+
+    job_id: str
+    backend: str
+    kind: str
+    qubits: tuple[int, int]
+    state: str
+    pairs: tuple[tuple[float, float], ...]
+    counts: tuple[tuple[int, int, int, int], ...]
+    E_raw: tuple[float, ...]
+    E: tuple[float, ...]
+    S_raw: float | None
+    S: float | None
+    mitigated: bool
+    source: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "job_id": self.job_id, "job_ids": [self.job_id], "backend": self.backend, "kind": self.kind,
+            "qubits": list(self.qubits), "state": self.state, "pairs": [list(p) for p in self.pairs],
+            "counts": [list(c) for c in self.counts], "E_raw": list(self.E_raw), "E": list(self.E),
+            "S_raw": self.S_raw, "S": self.S, "mitigated": self.mitigated, "source": self.source,
+            "predicted_S": self.info.get("predicted_S"), "predicted_S_band": self.info.get("predicted_S_band"),
+            "pair_errors": self.info.get("pair_errors"),
+        }
+
+
+def chsh_from_correlators(state: str, pairs: Sequence[Sequence[float]], E: Sequence[float]) -> float | None:
+    """S = E(a,b) - E(a,b') + E(a',b) + E(a',b') if all four optimal pairs of ``state`` are present."""
+    a, a2, b, b2 = optimal_chsh_angles(state)
+    index = {(round(float(x), 12), round(float(y), 12)): k for k, (x, y) in enumerate(pairs)}
+    keys = [(a, b), (a, b2), (a2, b), (a2, b2)]
+    try:
+        e = [E[index[(round(x, 12), round(y, 12))]] for x, y in keys]
+    except KeyError:
+        return None
+    return float(e[0] - e[1] + e[2] + e[3])
+
+
+def result_from_outcomes(meta: dict[str, Any], pub_codes: Sequence[np.ndarray], source: str) -> JobResult:
+    """A :class:`JobResult` from a job's metadata and every circuit's outcome codes."""
+    drawn, confusion = assemble(meta, pub_codes)
+    counts = np.array([np.bincount(c.astype(np.intp), minlength=4)[:4] for c in drawn], dtype=float)
+    probabilities = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    E_raw = correlator(probabilities)
+    E = correlator(mitigated_probabilities(counts, confusion)) if confusion is not None else E_raw
+    pairs = [tuple(p) for p in meta["pairs"]]
+    return JobResult(
+        job_id=meta["job_id"], backend=meta["backend"], kind=meta["kind"], qubits=tuple(meta["qubits"]),
+        state=meta["state"], pairs=tuple(pairs),
+        counts=tuple(tuple(int(x) for x in row) for row in counts),
+        E_raw=tuple(float(x) for x in E_raw), E=tuple(float(x) for x in E),
+        S_raw=chsh_from_correlators(meta["state"], pairs, E_raw),
+        S=chsh_from_correlators(meta["state"], pairs, E), mitigated=confusion is not None, source=source,
+        info={k: meta.get(k) for k in ("predicted_S", "predicted_S_band", "pair_errors")},
+    )
+
+
+def fetch(job_id: str, *, path: Path | None = None, service: Any = None, timeout: float | None = None) -> JobResult:
+    """Rebuild the result of ``job_id`` from the record, or from IBM for hardware jobs.
+
+    Local (fake-device) jobs are rebuilt from the outcomes stored in the record; they cannot
+    be fetched from anywhere else. Hardware jobs are fetched through ``service`` (default:
+    :func:`qentangle.ibm.backend.runtime_service`) and a ``completed`` entry is appended.
+    """
+    meta = job_entries(job_id, path)
+    if "wanted" not in meta:
+        raise BackendError(f"job {job_id}: the record has no 'submitted' entry to rebuild it from")
+    if "codes" in meta:
+        pub_codes = [decode_codes(text, meta["shots_per_circuit"]) for text in meta["codes"]]
+        return result_from_outcomes(meta, pub_codes, source="record")
+    if meta.get("kind") != "ibm":
+        raise BackendError(
+            f"job {job_id} ran locally on {meta.get('backend')} and has no stored outcomes (the run did "
+            "not complete); local jobs cannot be fetched later: run again"
+        )
+    from qentangle.ibm.backend import runtime_service, scrub
+
+    service = runtime_service() if service is None else service
+    try:
+        job = service.job(job_id)
+        result = job.result(timeout=timeout) if timeout is not None else job.result()
+    except Exception as error:
+        raise BackendError(f"could not fetch job {job_id} from IBM: {scrub(str(error))}") from None
+    pub_codes = codes_from_result(result)
+    append_entry({"version": RECORD_VERSION, "event": "completed", "job_id": job_id, "time": now(),
+                  "counts": counts_of(pub_codes)}, path)
+    return result_from_outcomes(meta, pub_codes, source="service")
+
+
+def counts_of(pub_codes: Sequence[np.ndarray]) -> list[list[int]]:
+    """Counts of codes 0..3 per circuit."""
+    return [np.bincount(np.asarray(c, dtype=np.intp), minlength=4)[:4].tolist() for c in pub_codes]
+
+
+def now() -> str:
+    """UTC time stamp, ISO 8601."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,188 @@
+"""What a qubit pair's error figures predict for S and the QBER, as a value with a band.
+
+The figures become a :class:`~qentangle.noise.NoiseConfig` of our own:
+
+- two-qubit depolarizing ``p = 4/3 e2`` (a 2-qubit depolarizing channel with the gate's
+  average infidelity e2; thermal relaxation during the gate is part of e2);
+- per-arm one-qubit depolarizing ``p = 1 - (1 - 2 e1)^n1`` for the ``n1`` physical ``sx``/``x``
+  gates on that arm (``rz`` is virtual and error-free);
+- per-arm readout ``(P(1|0), P(0|1))`` from the measurement error.
+
+The :class:`~qentangle.engines.ExactEngine` then gives the exact distributions of that model at
+the CHSH-optimal angles, hence ``S`` and the Z/X-basis QBER, with and without readout error
+(what mitigation aims at). The band scales every error figure by ``1 -+ relative_uncertainty``
+(default 0.5: calibrations drift and depolarizing is only a model of the device's channels);
+:meth:`Prediction.interval` widens it by the sampling error of a measurement.
+
+>>> from qentangle.ibm.layout import PairErrors
+>>> figures = PairErrors((0, 1), "cz", 0.005, (0.0003, 0.0003), ((0.02, 0.02), (0.02, 0.02)))
+>>> p = predict(figures, "phi+")
+>>> round(p.S, 3), p.S_low < p.S < p.S_high
+(2.667, True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qentangle.engines import ExactEngine, correlator
+from qentangle.errors import check_probability, check_range
+from qentangle.ibm.layout import NOMINAL_1Q_GATES, PairErrors
+from qentangle.noise import NoiseConfig
+from qentangle.pairs import PairSetup
+from qentangle.states import check_state, ideal_correlator, optimal_chsh_angles
+
+DEFAULT_RELATIVE_UNCERTAINTY = 0.5
+
+
+def noise_from_errors(
+    figures: PairErrors,
+    n1: Sequence[float] = (NOMINAL_1Q_GATES, NOMINAL_1Q_GATES),
+    *,
+    scale: float = 1.0,
+    readout: bool = True,
+) -> NoiseConfig:
+    """Our NoiseConfig for the pair, every error figure multiplied by ``scale``.
+
+    >>> from qentangle.ibm.layout import PairErrors
+    >>> f = PairErrors((0, 1), "ecr", 0.0075, (0.0, 0.0), ((0.01, 0.01), (0.0, 0.0)))
+    >>> noise_from_errors(f).depolarizing
+    0.01
+    """
+    scale = check_range("scale", scale, 0.0)
+    n_a, n_b = (check_range("n1", n, 0.0) for n in n1)
+
+    def prob(value: float, upper: float = 1.0) -> float:
+        return min(upper, max(0.0, value * scale))
+
+    def arm(e1: float, n: float) -> float:
+        return 1 - (1 - min(0.5, prob(e1)) * 2) ** n
+
+    readouts = [tuple(prob(p) for p in r) if readout else (0.0, 0.0) for r in figures.readout]
+    return NoiseConfig(
+        depolarizing=prob(4 / 3 * figures.gate_error),
+        depolarizing_a=arm(figures.sx_error[0], n_a),
+        depolarizing_b=arm(figures.sx_error[1], n_b),
+        readout_a=readouts[0],
+        readout_b=readouts[1],
+    )
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """S and QBER predicted from a pair's error figures, with a band.
+
+    ``S`` includes readout error (compare with S_raw); ``S_mitigated`` leaves it out (compare
+    with the readout-mitigated S). ``S_low``/``S_high`` and the ``_mitigated`` pair bound the
+    prediction when the error figures are off by ``relative_uncertainty``.
+    """
+
+    state: str
+    S: float
+    S_low: float
+    S_high: float
+    S_mitigated: float
+    S_mitigated_low: float
+    S_mitigated_high: float
+    qber_z: float
+    qber_x: float
+    relative_uncertainty: float
+    noise: NoiseConfig
+    n1: tuple[float, float]
+
+    def interval(self, stderr: float = 0.0, *, sigmas: float = 3.0, mitigated: bool = False) -> tuple[float, float]:
+        """The band widened by ``sigmas`` sampling standard errors of a measured S.
+
+        For the orientation of states whose optimal S is negative nothing changes: S is
+        always reported at the state's optimal angles, where it is positive.
+        """
+        low, high = (self.S_mitigated_low, self.S_mitigated_high) if mitigated else (self.S_low, self.S_high)
+        return (low - sigmas * stderr, high + sigmas * stderr)
+
+    def contains(self, S: float, stderr: float = 0.0, *, sigmas: float = 3.0, mitigated: bool = False) -> bool:
+        """True if a measured ``S`` lies in :meth:`interval`."""
+        low, high = self.interval(stderr, sigmas=sigmas, mitigated=mitigated)
+        return low <= S <= high
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {
+            "state": self.state, "S": self.S, "S_band": [self.S_low, self.S_high],
+            "S_mitigated": self.S_mitigated, "S_mitigated_band": [self.S_mitigated_low, self.S_mitigated_high],
+            "qber_z": self.qber_z, "qber_x": self.qber_x,
+            "relative_uncertainty": self.relative_uncertainty, "noise": self.noise.to_dict(),
+            "sx_gates_per_arm": list(self.n1),
+        }
+
+
+_ENGINE: ExactEngine | None = None
+
+
+def _engine() -> ExactEngine:
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = ExactEngine()
+    return _ENGINE
+
+
+def chsh_S(state: str, noise: NoiseConfig) -> float:
+    """S at the state's optimal angles under ``noise``, exactly (ExactEngine)."""
+    a, a2, b, b2 = optimal_chsh_angles(state)
+    pairs = [(a, b), (a, b2), (a2, b), (a2, b2)]
+    E = correlator(_engine().distributions(PairSetup(state, noise), pairs))
+    return float(E[0] - E[1] + E[2] + E[3])
+
+
+def qber(state: str, noise: NoiseConfig, theta: float) -> float:
+    """Error rate when both measure at ``theta`` (0: Z basis, pi/2: X basis)."""
+    sign = 1.0 if ideal_correlator(state, theta, theta) > 0 else -1.0
+    E = correlator(_engine().distributions(PairSetup(state, noise), [(theta, theta)]))[0]
+    return float((1 - sign * E) / 2)
+
+
+def predict(
+    figures: PairErrors,
+    state: str = "phi+",
+    n1: Sequence[float] = (NOMINAL_1Q_GATES, NOMINAL_1Q_GATES),
+    *,
+    relative_uncertainty: float = DEFAULT_RELATIVE_UNCERTAINTY,
+) -> Prediction:
+    """The :class:`Prediction` of ``state`` on the pair described by ``figures``.
+
+    ``n1`` is the number of physical single-qubit gates per arm (count them in the
+    transpiled circuits; :class:`~qentangle.ibm.engine.BackendEngine` does).
+    """
+    state = check_state(state)
+    r = check_probability("relative_uncertainty", relative_uncertainty)
+    n1 = (float(n1[0]), float(n1[1]))
+    noise = noise_from_errors(figures, n1)
+    S_values = {}
+    for key, scale in (("mid", 1.0), ("low", 1 + r), ("high", 1 - r)):
+        for readout in (True, False):
+            S_values[key, readout] = chsh_S(state, noise_from_errors(figures, n1, scale=scale, readout=readout))
+    return Prediction(
+        state=state,
+        S=S_values["mid", True], S_low=S_values["low", True], S_high=S_values["high", True],
+        S_mitigated=S_values["mid", False], S_mitigated_low=S_values["low", False],
+        S_mitigated_high=S_values["high", False],
+        qber_z=qber(state, noise, 0.0), qber_x=qber(state, noise, math.pi / 2),
+        relative_uncertainty=r, noise=noise, n1=n1,
+    )
+
+
+def count_one_qubit_gates(circuits: Sequence[Any], qubits: tuple[int, int]) -> tuple[float, float]:
+    """Mean number of physical single-qubit gates (sx, x) on each of ``qubits`` per circuit."""
+    totals = np.zeros(2)
+    for qc in circuits:
+        for instruction in qc.data:
+            if instruction.operation.name in ("sx", "x"):
+                for k, q in enumerate(qubits):
+                    if qc.find_bit(instruction.qubits[0]).index == q:
+                        totals[k] += 1
+    n = max(1, len(circuits))
+    return (float(totals[0] / n), float(totals[1] / n))

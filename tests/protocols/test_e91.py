@@ -1,0 +1,86 @@
+"""E91 against closed forms: S and QBER under noise and attacks, the S abort rule."""
+
+import math
+
+import pytest
+
+from qentangle.errors import ValidationError
+from qentangle.noise import NoiseConfig
+from qentangle.protocols.attacks import FakeSource, InterceptResend
+from qentangle.protocols.e91 import run_e91
+from qentangle.protocols.keying import KeyOptions
+
+SEEDS = (21, 22, 23)
+PAIRS = 300_000
+TSIRELSON = 2 * math.sqrt(2)
+ESTIMATE_ONLY = KeyOptions(distill=False, sample_fraction=0.2)
+
+
+def qber_within(observed: float, expected: float, n: int, sigmas: float = 4.0) -> bool:
+    se = math.sqrt(max(expected * (1 - expected), 1.0 / n) / n)
+    return abs(observed - expected) <= sigmas * se
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("p", [0.0, 0.1, 0.25])
+def test_depolarizing_scales_s_and_qber(seed, p):
+    result = run_e91(PAIRS, noise=NoiseConfig(depolarizing=p), seed=seed, key_options=ESTIMATE_ONLY)
+    assert abs(result.S - TSIRELSON * (1 - p)) <= 4 * result.S_stderr
+    assert qber_within(result.qber, p / 2, result.key.sample_size)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("state", ["phi+", "psi-"])
+def test_ideal_pair_reaches_tsirelson_and_a_perfect_key(seed, state):
+    result = run_e91(PAIRS, state=state, seed=seed, key_options=ESTIMATE_ONLY)
+    assert abs(result.S - TSIRELSON) <= 4 * result.S_stderr
+    assert result.qber == 0.0 and not result.aborted
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_misalignment_rotates_bob_by_twice_the_angle(seed):
+    theta = 8.0
+    result = run_e91(PAIRS, noise=NoiseConfig(misalignment_b_deg=theta), seed=seed, key_options=ESTIMATE_ONLY)
+    phi = 2 * math.radians(theta)
+    assert abs(result.S - TSIRELSON * math.cos(phi)) <= 4 * result.S_stderr
+    assert qber_within(result.qber, math.sin(phi / 2) ** 2, result.key.sample_size)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("arm", ["alice", "bob"])
+def test_full_intercept_resend_gives_root_two_and_aborts(seed, arm):
+    result = run_e91(PAIRS, attacks=(InterceptResend(1.0, arm),), seed=seed, key_options=ESTIMATE_ONLY)
+    assert abs(result.S - math.sqrt(2)) <= 4 * result.S_stderr
+    assert qber_within(result.qber, 0.25, result.key.sample_size)
+    assert result.aborted and "standard errors above 2" in result.key.abort_reason
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_fake_source_cannot_violate_chsh(seed):
+    result = run_e91(PAIRS, attacks=(FakeSource(),), seed=seed, key_options=ESTIMATE_ONLY)
+    assert abs(result.S - math.sqrt(2)) <= 4 * result.S_stderr  # cos a cos b correlations only
+    assert result.aborted
+
+
+def test_s_abort_rule_is_configurable():
+    noise = NoiseConfig(depolarizing=0.27)  # S = 2.065: barely above 2 (and QBER 13.5 %)
+    options = KeyOptions(distill=False, qber_abort=0.5)  # isolate the S rule
+    strict = run_e91(PAIRS, noise=noise, seed=3, s_sigmas=30.0, key_options=options)
+    lenient = run_e91(PAIRS, noise=noise, seed=3, s_sigmas=1.0, key_options=options)
+    assert strict.aborted and "standard errors above 2" in strict.key.abort_reason
+    assert not lenient.aborted
+
+
+def test_correlators_and_counts_are_reported():
+    result = run_e91(90_000, seed=4, key_options=ESTIMATE_ONLY)
+    data = result.to_dict()
+    assert len(data["correlators"]) == 4
+    assert sum(c["n"] for c in data["correlators"]) == data["test_rounds"]
+    assert abs(data["test_rounds"] / 90_000 - 4 / 9) < 0.01
+    assert abs(data["sifted_bits"] / 90_000 - 2 / 9) < 0.01
+
+
+@pytest.mark.parametrize("bad", ["phi-", "psi+", "w"])
+def test_states_without_e91_settings_are_rejected(bad):
+    with pytest.raises(ValidationError, match="state"):
+        run_e91(1000, state=bad)
