@@ -157,8 +157,8 @@ def plot_sweep(
     ax.set_xlabel("Bob's angle θ (Bloch radians)")
     ax.set_ylabel("S")
     ax.set_title(f"CHSH sweep, {sweep.state}: Alice {{0, π/2}}, Bob {{θ, θ+π/2}}")
-    ax.set_ylim(-3.2, 3.2)
-    ax.legend(loc="upper right", fontsize=7, ncol=2)
+    ax.set_ylim(-3.2, 4.4)
+    ax.legend(loc="upper center", fontsize=7, ncol=3)
     return _save(fig, path)
 
 

@@ -244,7 +244,7 @@ class BackendEngine(Engine):
         }
         prediction = self.prediction()
         meta.update(predicted_S=prediction.S, predicted_S_band=[prediction.S_low, prediction.S_high])
-        job = self._submit(pubs_circuits, shared, child_seed(rng))
+        job = self._submit(pubs_circuits, shared)
         job_id = str(job.job_id())
         meta.update(job_id=job_id)
         self._job_ids.append(job_id)
@@ -270,14 +270,15 @@ class BackendEngine(Engine):
                 self._mode = pair_simulator(self.resolved.backend, self.qubits)
         return self._mode
 
-    def _submit(self, circuits: list[Any], shots: int, seed: int) -> Any:
+    def _submit(self, circuits: list[Any], shots: int) -> Any:
         from qiskit_ibm_runtime.executor_sampler import Sampler
 
         try:
             sampler = Sampler(mode=self._mode_object())
             sampler.options.default_shots = shots
-            if not self.resolved.is_hardware:
-                sampler.options.simulator.seed_simulator = seed
+            # No seed_simulator for local runs: the local executor runs each circuit in its own
+            # Aer call with that one seed, so every circuit would replay the same random stream
+            # (correlated outcomes across setting pairs). The record keeps the outcomes instead.
             job = sampler.run([(qc, None, shots) for qc in circuits])
         except (ValidationError, BackendError):
             raise

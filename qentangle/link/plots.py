@@ -199,9 +199,13 @@ def plot_ground_track(
                 color=_COLORS[key], lw=0.8, ls="--")
         lons.append(station.longitude_deg)
         lats.append(station.latitude_deg)
-    ax.set_xlim(min(lons) - margin_deg, max(lons) + margin_deg)
-    ax.set_ylim(max(-90.0, min(lats) - margin_deg), min(90.0, max(lats) + margin_deg))
-    ax.set_aspect(1.0 / np.cos(np.radians(np.mean(lats))))
+    y0, y1 = max(-90.0, min(lats) - margin_deg), min(90.0, max(lats) + margin_deg)
+    x0, x1 = min(lons) - margin_deg, max(lons) + margin_deg
+    squash = max(np.cos(np.radians(np.mean(lats))), 0.2)
+    widen = max(0.0, (y1 - y0) / squash - (x1 - x0)) / 2.0  # at least as wide as tall
+    ax.set_xlim(x0 - widen, x1 + widen)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect(1.0 / squash)
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
     ax.set_title(_title(s, "ground track"), fontsize=10)

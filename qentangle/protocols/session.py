@@ -52,21 +52,41 @@ class Session:
         return time.perf_counter() - self.started
 
     def stream(self, chunk_size: int, *, progress: bool | None, label: str) -> Iterator[int]:
-        """Measure every segment chunk by chunk; yield each chunk's size after measuring it.
+        """Measure all segments, ``chunk_size`` rounds at a time; yield each chunk's size.
 
+        A chunk may span several segments (short slices of a pass are measured together).
         Between yields, Alice and Bob hold that chunk's settings and outcomes.
         """
         if isinstance(self.engine, ExactEngine):
             self.engine.prefetch([setup for setup, _ in self.segments], self.alice.angles, self.bob.angles)
+        pieces: list[tuple[PairSetup, int]] = []
         with progress_bar(self.pairs, progress=progress, label=label) as bar:
             for setup, count in self.segments:
-                done = 0
-                while done < count:
-                    size = min(chunk_size, count - done)
-                    measure_chunk(setup, self.engine, self.nature, self.alice, self.bob, size)
-                    yield size
-                    done += size
-                    bar.update(size)
+                while count > 0:
+                    room = chunk_size - sum(size for _, size in pieces)
+                    pieces.append((setup, min(room, count)))
+                    count -= pieces[-1][1]
+                    if room <= pieces[-1][1]:
+                        yield self._measure(pieces)
+                        bar.update(chunk_size)
+                        pieces = []
+            if pieces:
+                yield self._measure(pieces)
+                bar.update(sum(size for _, size in pieces))
+
+    def _measure(self, pieces: list[tuple[PairSetup, int]]) -> int:
+        """Measure the pieces of one chunk; each endpoint joins its own parts."""
+        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"alice": [], "bob": []}
+        for setup, size in pieces:
+            measure_chunk(setup, self.engine, self.nature, self.alice, self.bob, size)
+            for endpoint in (self.alice, self.bob):
+                parts[endpoint.name].append((endpoint.settings, endpoint.bits))
+        if len(pieces) > 1:
+            for endpoint in (self.alice, self.bob):
+                own = parts[endpoint.name]
+                endpoint.settings = np.concatenate([settings for settings, _ in own])
+                endpoint.detect(np.concatenate([bits for _, bits in own]))
+        return sum(size for _, size in pieces)
 
     def noise_summary(self) -> dict:
         """The noise of a one-segment run, or a note that it varies by segment."""

@@ -1,0 +1,152 @@
+"""The backend engine on fake devices: S inside the predicted band, mitigation, shots, info."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+from qentangle.errors import ValidationError
+from qentangle.noise import NoiseConfig
+from qentangle.pairs import PairSetup
+
+TSIRELSON = 2 * math.sqrt(2)
+
+
+def test_raw_S_lies_inside_the_predicted_band(chsh_on_fake):
+    prediction = chsh_on_fake["engine"].prediction()
+    S_raw, stderr = chsh_on_fake["S_raw"], chsh_on_fake["stderr"]
+    assert prediction.contains(S_raw, stderr), (S_raw, stderr, prediction.interval(stderr))
+    assert 2.0 < S_raw < TSIRELSON
+
+
+def test_mitigation_moves_S_toward_tsirelson_and_into_its_band(chsh_on_fake):
+    prediction = chsh_on_fake["engine"].prediction()
+    S, S_raw, stderr = chsh_on_fake["S"], chsh_on_fake["S_raw"], chsh_on_fake["stderr"]
+    assert abs(TSIRELSON - S) < abs(TSIRELSON - S_raw)
+    assert prediction.contains(S, stderr * 1.2, mitigated=True), (S, prediction.interval(stderr, mitigated=True))
+
+
+def test_confusion_matrices_match_the_pair_readout_errors(chsh_on_fake):
+    engine = chsh_on_fake["engine"]
+    m_a, m_b = engine.readout_confusion()
+    for m, (p01, p10) in zip((m_a, m_b), engine.figures.readout, strict=True):
+        assert m.sum(axis=0) == pytest.approx([1, 1])
+        assert m[1, 0] == pytest.approx(p01, abs=5 * math.sqrt(p01 / 8000) + 1e-3)
+        assert m[0, 1] == pytest.approx(p10, abs=5 * math.sqrt(p10 / 8000) + 1e-3)
+
+
+def test_info_is_json_safe_and_complete(chsh_on_fake):
+    info = chsh_on_fake["engine"].info()
+    json.dumps(info, allow_nan=False)
+    for key in ("backend", "qubits", "pair_errors", "predicted_S", "predicted_S_band", "job_ids",
+                "predicted_S_mitigated", "execution"):
+        assert key in info
+    assert info["engine"] == "backend" and len(info["job_ids"]) == 1
+    assert info["shots_per_circuit"] == [4000]
+    assert "executor_sampler" in info["execution"]
+
+
+def test_unequal_shots_share_one_job_and_are_subsampled(manila_engine):
+    before = len(manila_engine.job_ids)
+    shots = [0, 5, 1200, 37]
+    pairs = [(0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (2.0, 2.0)]
+    drawn = manila_engine.sample(PairSetup("psi-"), pairs, shots, np.random.default_rng(3))
+    assert [d.size for d in drawn] == shots
+    assert all(d.dtype == np.uint8 and (d < 4).all() for d in drawn)
+    assert len(manila_engine.job_ids) == before + 1
+    assert manila_engine.info()["shots_per_circuit"][-1] == 1200  # max(requests, calibration 1000)
+    # psi- anticorrelates in Z: (0, 0) -> mostly codes 1 and 2
+    z = drawn[2]  # (1.0, 0.0): not informative; check the generic outcomes API instead
+    assert z.size == 1200
+
+
+def test_outcomes_api_groups_rounds(manila_engine):
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 2, 600)
+    y = rng.integers(0, 2, 600)
+    codes = manila_engine.outcomes(PairSetup("psi-"), (0.0, math.pi / 2), (0.0, math.pi / 2), x, y, rng)
+    same = (x == 0) & (y == 0)
+    anti = np.isin(codes[same], (1, 2)).mean()
+    assert codes.shape == (600,) and anti > 0.85
+
+
+def test_run_chsh_integration(manila_engine):
+    chsh = pytest.importorskip("qentangle.protocols.chsh")
+    result = chsh.run_chsh("phi+", shots=4000, engine=manila_engine, seed=2, settings="balanced")
+    info = result.engine_info
+    prediction = manila_engine.prediction("phi+")
+    assert prediction.contains(result.S_raw, result.S_raw_stderr)
+    assert abs(TSIRELSON - result.S) < abs(TSIRELSON - result.S_raw)
+    assert info["backend"] == "fake_manila" and info["job_ids"]
+
+
+def test_whole_device_simulation_agrees(manila_engine, measure_chsh):
+    from qentangle.ibm import BackendEngine
+
+    engine = BackendEngine("fake_manila", qubits=manila_engine.qubits, simulation="device", record=False,
+                           calibration_shots=2000)
+    measured = measure_chsh(engine, shots=2000)
+    assert engine.prediction().contains(measured["S_raw"], measured["stderr"])
+    assert "whole fake device" in engine.info()["execution"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "match"),
+    [(PairSetup("phi+", NoiseConfig(depolarizing=0.1)), "device is the noise")],
+)
+def test_simulated_noise_is_refused(manila_engine, setup, match):
+    with pytest.raises(ValidationError, match=match):
+        manila_engine.sample(setup, [(0.0, 0.0)], [10], np.random.default_rng(0))
+
+
+def test_stages_are_refused(manila_engine):
+    from qentangle.pairs import CircuitStage
+
+    class Stage:
+        num_ancillas = 0
+        replaces_source = False
+
+        def apply(self, qc, alice, bob, ancillas):
+            qc.x(bob)
+
+        def __hash__(self):
+            return 1
+
+    assert isinstance(Stage(), CircuitStage)
+    with pytest.raises(ValidationError, match="stages"):
+        manila_engine.sample(PairSetup("phi+", stages=(Stage(),)), [(0.0, 0.0)], [10], np.random.default_rng(0))
+
+
+def test_too_many_shots_is_a_clear_error():
+    from qentangle.ibm import BackendEngine
+
+    engine = BackendEngine("fake_manila", record=False, max_shots=500, calibration_shots=100)
+    with pytest.raises(ValidationError, match="max_shots=500"):
+        engine.sample(PairSetup("phi+"), [(0.0, 0.0)], [501], np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"calibration_shots": 0}, "calibration_shots"), ({"optimization_level": 4}, "optimization_level"),
+     ({"simulation": "magic"}, "simulation"), ({"timeout": -1}, "timeout")],
+)
+def test_constructor_validation(kwargs, match):
+    from qentangle.ibm import BackendEngine
+
+    with pytest.raises(ValidationError, match=match):
+        BackendEngine("fake_manila", record=False, **kwargs)
+
+
+def test_our_calls_raise_no_deprecation_warnings():
+    from qentangle.ibm import BackendEngine
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        warnings.simplefilter("error", PendingDeprecationWarning)
+        engine = BackendEngine("fake_manila", record=True, calibration_shots=50)
+        engine.sample(PairSetup("phi+"), [(0.0, 0.0)], [50], np.random.default_rng(0))
+        engine.info()
