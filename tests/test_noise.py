@@ -89,7 +89,7 @@ def test_readout_shape_and_kind_errors():
 
 
 def test_unknown_keys_and_bad_toml_are_rejected():
-    with pytest.raises(ValidationError, match="noise.colour"):
+    with pytest.raises(ValidationError, match=r"noise\.colour"):
         NoiseConfig.from_dict({"colour": 1})
     with pytest.raises(ValidationError, match="TOML"):
         NoiseConfig.from_toml("depolarizing = = 1")

@@ -22,7 +22,8 @@ from qentangle.cli import common
 def register(subparsers: Any) -> None:
     """Add the ``jobs`` sub-command with ``list`` and ``fetch``."""
     parser = subparsers.add_parser(
-        "jobs", help="list backend jobs and rebuild their results",
+        "jobs",
+        help="list backend jobs and rebuild their results",
         description="Backend jobs recorded in $QENTANGLE_HOME/jobs.jsonl (default ~/.qentangle).",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
@@ -32,8 +33,13 @@ def register(subparsers: Any) -> None:
     listing.set_defaults(handler=run_list)
     fetch = actions.add_parser("fetch", help="rebuild the result of a recorded job")
     fetch.add_argument("job_id", metavar="JOB_ID")
-    fetch.add_argument("--timeout", type=common.finite_float, default=None, metavar="S",
-                       help="seconds to wait for a hardware job still running")
+    fetch.add_argument(
+        "--timeout",
+        type=common.finite_float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for a hardware job still running",
+    )
     fetch.add_argument("--json", action="store_true", help="print one JSON object")
     fetch.set_defaults(handler=run_fetch)
 
@@ -68,12 +74,16 @@ def run_fetch(args: argparse.Namespace) -> int:
         common.print_json(data)
         return 0
     out = sys.stdout
-    out.write(f"job {result.job_id} on {result.backend} ({result.kind}), qubits {result.qubits}, "
-              f"state {result.state}, rebuilt from the {result.source}\n")
+    out.write(
+        f"job {result.job_id} on {result.backend} ({result.kind}), qubits {result.qubits}, "
+        f"state {result.state}, rebuilt from the {result.source}\n"
+    )
     for (a, b), counts, e_raw, e in zip(result.pairs, result.counts, result.E_raw, result.E, strict=True):
         out.write(f"  a={a:.4f} b={b:.4f}  counts {list(counts)}  E_raw {e_raw:+.4f}  E {e:+.4f}\n")
     if result.S is not None:
-        out.write(f"  S_raw {result.S_raw:.4f}  S {result.S:.4f} ({'mitigated' if result.mitigated else 'raw'})\n")
+        out.write(
+            f"  S_raw {result.S_raw:.4f}  S {result.S:.4f} ({'mitigated' if result.mitigated else 'raw'})\n"
+        )
     predicted = data.get("predicted_S")
     if predicted is not None:
         low, high = data["predicted_S_band"]

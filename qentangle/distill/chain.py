@@ -237,7 +237,7 @@ def distill(
     if qber_ec > max_qber:
         return run.abort(f"estimated QBER {qber_ec:.4f} exceeds max_qber={max_qber}", raise_on_abort)
     # Never tune EC for an exactly error-free channel estimate.
-    qber_ec = max(qber_ec, 0.5 / max(k, 1), 1e-3)
+    qber_ec = max(qber_ec, 0.5 / k if k > 0 else 0.0, 1e-3)
 
     # A cheap early exit: even an ideal error correction leaves no key.
     ideal = finite_key_length(

@@ -70,7 +70,7 @@ def _fake_classes() -> dict[str, type]:
         cls = getattr(fake_provider, attr)
         if not (isinstance(cls, type) and issubclass(cls, FakeBackendV2)) or not attr.startswith("Fake"):
             continue
-        stem = re.sub(r"V2$", "", attr[len("Fake"):])
+        stem = re.sub(r"V2$", "", attr[len("Fake") :])
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", stem).lower()
         classes[f"fake_{snake}"] = cls
     return classes
@@ -104,9 +104,11 @@ def resolve_backend(backend: Any) -> ResolvedBackend:
         return _from_object(backend)
     text = backend.strip()
     if not text:
-        raise ValidationError("backend='' is not valid: expected fake_NAME (e.g. fake_sherbrooke) or ibm:NAME")
+        raise ValidationError(
+            "backend='' is not valid: expected fake_NAME (e.g. fake_sherbrooke) or ibm:NAME"
+        )
     if text.lower().startswith(IBM_PREFIX):
-        return _resolve_ibm(text[len(IBM_PREFIX):].strip())
+        return _resolve_ibm(text[len(IBM_PREFIX) :].strip())
     classes = _fake_classes()
     key = _normalise(text)
     if key not in classes:
@@ -138,8 +140,9 @@ def _from_object(backend: Any) -> ResolvedBackend:
             kind = "ibm"
     except ImportError:  # pragma: no cover - without the extra only local backends exist
         pass
-    return ResolvedBackend(name=str(backend.name), kind=kind, backend=backend,
-                           service=getattr(backend, "service", None))
+    return ResolvedBackend(
+        name=str(backend.name), kind=kind, backend=backend, service=getattr(backend, "service", None)
+    )
 
 
 def runtime_service() -> Any:
@@ -174,7 +177,9 @@ def _resolve_ibm(name: str) -> ResolvedBackend:
     try:
         backend = service.backend(name)
     except Exception as error:
-        raise BackendError(f"IBM backend {name!r} is not available to this account: {scrub(str(error))}") from None
+        raise BackendError(
+            f"IBM backend {name!r} is not available to this account: {scrub(str(error))}"
+        ) from None
     return ResolvedBackend(name=f"{IBM_PREFIX}{name}", kind="ibm", backend=backend, service=service)
 
 

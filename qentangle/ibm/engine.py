@@ -95,7 +95,9 @@ class BackendEngine(Engine):
         self.mitigate = bool(mitigate)
         self.calibration_shots = check_positive_int("calibration_shots", calibration_shots)
         if optimization_level not in (0, 1, 2, 3):
-            raise ValidationError(f"optimization_level={optimization_level!r} is not valid: expected 0, 1, 2 or 3")
+            raise ValidationError(
+                f"optimization_level={optimization_level!r} is not valid: expected 0, 1, 2 or 3"
+            )
         self.optimization_level = int(optimization_level)
         self.simulation = check_choice("simulation", simulation, SIMULATIONS)
         self.yes = bool(yes)
@@ -133,7 +135,9 @@ class BackendEngine(Engine):
         state = self._state if state is None else state
         n1 = self._n1 or (3.0, 3.0)
         if self._prediction is None or self._prediction.state != state or self._prediction.n1 != n1:
-            self._prediction = predict(self.figures, state, n1, relative_uncertainty=self.relative_uncertainty)
+            self._prediction = predict(
+                self.figures, state, n1, relative_uncertainty=self.relative_uncertainty
+            )
         return self._prediction
 
     def info(self) -> dict[str, object]:
@@ -143,7 +147,8 @@ class BackendEngine(Engine):
         if local:
             execution += (
                 " (local Aer simulation of the fake device's calibrated noise on the chosen pair)"
-                if self.simulation == "pair" else " (local Aer simulation of the whole fake device)"
+                if self.simulation == "pair"
+                else " (local Aer simulation of the whole fake device)"
             )
         return {
             "engine": self.name,
@@ -182,7 +187,9 @@ class BackendEngine(Engine):
                 "noise; remove the noise options or use engine='exact' or 'shots'"
             )
 
-    def transpiled(self, setup: PairSetup, pairs: Sequence[SettingPair], rng: np.random.Generator) -> list[Any]:
+    def transpiled(
+        self, setup: PairSetup, pairs: Sequence[SettingPair], rng: np.random.Generator
+    ) -> list[Any]:
         """The device circuits of ``pairs`` (each distinct pair transpiled once, then cached)."""
         from qiskit import transpile
 
@@ -193,8 +200,11 @@ class BackendEngine(Engine):
             todo += calibration_circuits()
         if todo:
             out = transpile(
-                todo, backend=self.resolved.backend, initial_layout=list(self.qubits),
-                optimization_level=self.optimization_level, seed_transpiler=child_seed(rng),
+                todo,
+                backend=self.resolved.backend,
+                initial_layout=list(self.qubits),
+                optimization_level=self.optimization_level,
+                seed_transpiler=child_seed(rng),
             )
             out = out if isinstance(out, list) else [out]
             for qc in out:
@@ -202,11 +212,13 @@ class BackendEngine(Engine):
             for key, qc in zip(missing, out, strict=False):
                 self._transpiled[key] = qc
             if len(out) > len(missing):
-                self._calibration = out[len(missing):]
+                self._calibration = out[len(missing) :]
         return [self._transpiled[k] for k in keys]
 
     def _check_qubits(self, qc: Any) -> None:
-        used = {qc.find_bit(q).index for inst in qc.data if inst.operation.name != "barrier" for q in inst.qubits}
+        used = {
+            qc.find_bit(q).index for inst in qc.data if inst.operation.name != "barrier" for q in inst.qubits
+        }
         if not used <= set(self.qubits):
             raise BackendError(
                 f"the transpiled circuit uses physical qubits {sorted(used)}, not only the pair "
@@ -217,7 +229,9 @@ class BackendEngine(Engine):
     def sample(self, setup, pairs, shots, rng):
         self._check_setup(setup)
         if len(pairs) != len(shots):
-            raise ValidationError(f"shots: expected one count per setting pair ({len(pairs)}), got {len(shots)}")
+            raise ValidationError(
+                f"shots: expected one count per setting pair ({len(pairs)}), got {len(shots)}"
+            )
         shots = [check_positive_int("shots", n, minimum=0) for n in shots]
         wanted = [i for i, n in enumerate(shots) if n > 0]
         if not wanted:
@@ -235,11 +249,18 @@ class BackendEngine(Engine):
         if self.resolved.is_hardware:
             self._confirm(len(pubs_circuits), shared)
         meta = {
-            "version": jobs.RECORD_VERSION, "backend": self.resolved.name, "kind": self.resolved.kind,
-            "qubits": list(self.qubits), "state": setup.state,
+            "version": jobs.RECORD_VERSION,
+            "backend": self.resolved.name,
+            "kind": self.resolved.kind,
+            "qubits": list(self.qubits),
+            "state": setup.state,
             "pairs": [[float(pairs[i][0]), float(pairs[i][1])] for i in range(len(pairs))],
-            "shots": shots, "wanted": wanted, "shots_per_circuit": shared, "calibration": self.mitigate,
-            "subsample_seed": child_seed(rng), "pair_errors": self.figures.to_dict(),
+            "shots": shots,
+            "wanted": wanted,
+            "shots_per_circuit": shared,
+            "calibration": self.mitigate,
+            "subsample_seed": child_seed(rng),
+            "pair_errors": self.figures.to_dict(),
             "optimization_level": self.optimization_level,
         }
         prediction = self.prediction()
@@ -251,8 +272,13 @@ class BackendEngine(Engine):
         self._shots_per_circuit.append(shared)
         self._log({**meta, "event": "submitted", "time": jobs.now()})
         pub_codes = self._wait(job, job_id)
-        completed = {"version": jobs.RECORD_VERSION, "event": "completed", "job_id": job_id,
-                     "time": jobs.now(), "counts": jobs.counts_of(pub_codes)}
+        completed = {
+            "version": jobs.RECORD_VERSION,
+            "event": "completed",
+            "job_id": job_id,
+            "time": jobs.now(),
+            "counts": jobs.counts_of(pub_codes),
+        }
         if not self.resolved.is_hardware:
             completed["codes"] = [jobs.encode_codes(c) for c in pub_codes]
         self._log(completed)
@@ -307,8 +333,15 @@ class BackendEngine(Engine):
                     f"job {job_id} on {self.resolved.name} did not finish within {self.timeout} s; it "
                     f"keeps running on IBM's side: qentangle jobs fetch {job_id}"
                 ) from None
-            self._log({"version": jobs.RECORD_VERSION, "event": "failed", "job_id": job_id,
-                       "time": jobs.now(), "error": message})
+            self._log(
+                {
+                    "version": jobs.RECORD_VERSION,
+                    "event": "failed",
+                    "job_id": job_id,
+                    "time": jobs.now(),
+                    "error": message,
+                }
+            )
             raise BackendError(f"job {job_id} on {self.resolved.name} failed: {message}") from None
         return jobs.codes_from_result(result)
 
@@ -347,4 +380,6 @@ class BackendEngine(Engine):
 
 def backend_engine_from_cli(args: Any) -> BackendEngine:
     """The engine for ``--backend NAME [--qubits I,J] [--yes]`` (see qentangle.cli.common)."""
-    return BackendEngine(args.backend, qubits=getattr(args, "qubits", None), yes=bool(getattr(args, "yes", False)))
+    return BackendEngine(
+        args.backend, qubits=getattr(args, "qubits", None), yes=bool(getattr(args, "yes", False))
+    )

@@ -151,13 +151,16 @@ def codes_from_result(result: Any) -> list[np.ndarray]:
                 raise BackendError(f"result of circuit {k}: 'meas' has {bits.num_bits} bits, expected 2")
             arrays.append(codes_from_counts(bits.array.reshape(-1)))
     except TypeError:
-        raise BackendError(f"unexpected result type {type(result).__name__}: expected a Sampler result") from None
+        raise BackendError(
+            f"unexpected result type {type(result).__name__}: expected a Sampler result"
+        ) from None
     return arrays
 
 
 # ------------------------------------------------------------------------ assembling a result
-def subsample(pub_codes: Sequence[np.ndarray], wanted: Sequence[int], shots: Sequence[int],
-              seed: int) -> list[np.ndarray]:
+def subsample(
+    pub_codes: Sequence[np.ndarray], wanted: Sequence[int], shots: Sequence[int], seed: int
+) -> list[np.ndarray]:
     """Each setting pair's outcomes, drawn without replacement from its circuit's shots.
 
     All circuits of a job share one shot count (the largest request); setting pair ``i``
@@ -175,14 +178,15 @@ def subsample(pub_codes: Sequence[np.ndarray], wanted: Sequence[int], shots: Seq
     return drawn
 
 
-def assemble(meta: dict[str, Any], pub_codes: Sequence[np.ndarray]
-             ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+def assemble(
+    meta: dict[str, Any], pub_codes: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
     """Per-setting outcomes and the readout confusion (or None) from a job's circuits."""
     wanted = meta["wanted"]
     drawn = subsample(pub_codes[: len(wanted)], wanted, meta["shots"], meta["subsample_seed"])
     confusion = None
     if meta.get("calibration"):
-        confusion = confusion_from_codes(pub_codes[len(wanted): len(wanted) + 4])
+        confusion = confusion_from_codes(pub_codes[len(wanted) : len(wanted) + 4])
     return drawn, confusion
 
 
@@ -213,11 +217,22 @@ class JobResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         return {
-            "job_id": self.job_id, "job_ids": [self.job_id], "backend": self.backend, "kind": self.kind,
-            "qubits": list(self.qubits), "state": self.state, "pairs": [list(p) for p in self.pairs],
-            "counts": [list(c) for c in self.counts], "E_raw": list(self.E_raw), "E": list(self.E),
-            "S_raw": self.S_raw, "S": self.S, "mitigated": self.mitigated, "source": self.source,
-            "predicted_S": self.info.get("predicted_S"), "predicted_S_band": self.info.get("predicted_S_band"),
+            "job_id": self.job_id,
+            "job_ids": [self.job_id],
+            "backend": self.backend,
+            "kind": self.kind,
+            "qubits": list(self.qubits),
+            "state": self.state,
+            "pairs": [list(p) for p in self.pairs],
+            "counts": [list(c) for c in self.counts],
+            "E_raw": list(self.E_raw),
+            "E": list(self.E),
+            "S_raw": self.S_raw,
+            "S": self.S,
+            "mitigated": self.mitigated,
+            "source": self.source,
+            "predicted_S": self.info.get("predicted_S"),
+            "predicted_S_band": self.info.get("predicted_S_band"),
             "pair_errors": self.info.get("pair_errors"),
         }
 
@@ -243,17 +258,26 @@ def result_from_outcomes(meta: dict[str, Any], pub_codes: Sequence[np.ndarray], 
     E = correlator(mitigated_probabilities(counts, confusion)) if confusion is not None else E_raw
     pairs = [tuple(p) for p in meta["pairs"]]
     return JobResult(
-        job_id=meta["job_id"], backend=meta["backend"], kind=meta["kind"], qubits=tuple(meta["qubits"]),
-        state=meta["state"], pairs=tuple(pairs),
+        job_id=meta["job_id"],
+        backend=meta["backend"],
+        kind=meta["kind"],
+        qubits=tuple(meta["qubits"]),
+        state=meta["state"],
+        pairs=tuple(pairs),
         counts=tuple(tuple(int(x) for x in row) for row in counts),
-        E_raw=tuple(float(x) for x in E_raw), E=tuple(float(x) for x in E),
+        E_raw=tuple(float(x) for x in E_raw),
+        E=tuple(float(x) for x in E),
         S_raw=chsh_from_correlators(meta["state"], pairs, E_raw),
-        S=chsh_from_correlators(meta["state"], pairs, E), mitigated=confusion is not None, source=source,
+        S=chsh_from_correlators(meta["state"], pairs, E),
+        mitigated=confusion is not None,
+        source=source,
         info={k: meta.get(k) for k in ("predicted_S", "predicted_S_band", "pair_errors")},
     )
 
 
-def fetch(job_id: str, *, path: Path | None = None, service: Any = None, timeout: float | None = None) -> JobResult:
+def fetch(
+    job_id: str, *, path: Path | None = None, service: Any = None, timeout: float | None = None
+) -> JobResult:
     """Rebuild the result of ``job_id`` from the record, or from IBM for hardware jobs.
 
     Local (fake-device) jobs are rebuilt from the outcomes stored in the record; they cannot
@@ -280,8 +304,16 @@ def fetch(job_id: str, *, path: Path | None = None, service: Any = None, timeout
     except Exception as error:
         raise BackendError(f"could not fetch job {job_id} from IBM: {scrub(str(error))}") from None
     pub_codes = codes_from_result(result)
-    append_entry({"version": RECORD_VERSION, "event": "completed", "job_id": job_id, "time": now(),
-                  "counts": counts_of(pub_codes)}, path)
+    append_entry(
+        {
+            "version": RECORD_VERSION,
+            "event": "completed",
+            "job_id": job_id,
+            "time": now(),
+            "counts": counts_of(pub_codes),
+        },
+        path,
+    )
     return result_from_outcomes(meta, pub_codes, source="service")
 
 

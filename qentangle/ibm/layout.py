@@ -70,18 +70,26 @@ class PairErrors:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         return {
-            "qubits": list(self.qubits), "gate": self.gate, "gate_error": self.gate_error,
-            "sx_error": list(self.sx_error), "readout": [list(r) for r in self.readout],
-            "t1": list(self.t1), "t2": list(self.t2),
+            "qubits": list(self.qubits),
+            "gate": self.gate,
+            "gate_error": self.gate_error,
+            "sx_error": list(self.sx_error),
+            "readout": [list(r) for r in self.readout],
+            "t1": list(self.t1),
+            "t2": list(self.t2),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairErrors:
         """Inverse of :meth:`to_dict`."""
         return cls(
-            qubits=tuple(data["qubits"]), gate=data["gate"], gate_error=float(data["gate_error"]),
-            sx_error=tuple(data["sx_error"]), readout=tuple(tuple(r) for r in data["readout"]),
-            t1=tuple(data.get("t1", (None, None))), t2=tuple(data.get("t2", (None, None))),
+            qubits=tuple(data["qubits"]),
+            gate=data["gate"],
+            gate_error=float(data["gate_error"]),
+            sx_error=tuple(data["sx_error"]),
+            readout=tuple(tuple(r) for r in data["readout"]),
+            t1=tuple(data.get("t1", (None, None))),
+            t2=tuple(data.get("t2", (None, None))),
         )
 
 
@@ -111,7 +119,9 @@ def pair_errors(target: Any, qubits: tuple[int, int]) -> PairErrors:
     if best is None:
         raise ValidationError(f"qubits={i},{j}: the backend reports no two-qubit gate error for this pair")
     return PairErrors(
-        qubits=(i, j), gate=best[1], gate_error=best[0],
+        qubits=(i, j),
+        gate=best[1],
+        gate_error=best[0],
         sx_error=(_one_qubit_error(target, i), _one_qubit_error(target, j)),
         readout=(_readout(target, i), _readout(target, j)),
         t1=(_qubit_prop(target, i, "t1"), _qubit_prop(target, j, "t1")),

@@ -11,7 +11,7 @@ other qubit's preparation marginalised out), and the joint correction is
 ...          np.array([3] * 100)]
 >>> m_a, m_b = confusion_from_codes(codes)
 >>> m_a.round(3).tolist(), m_b.round(3).tolist()
-[[[0.975, 0.05], [0.025, 0.95]], [[1.0, 0.0], [0.0, 1.0]]]
+([[0.975, 0.05], [0.025, 0.95]], [[1.0, 0.0], [0.0, 1.0]])
 """
 
 from __future__ import annotations

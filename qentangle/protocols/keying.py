@@ -75,7 +75,11 @@ class KeyOutcome:
             "phase_error_upper": self.phase_error_upper,
         }
         if self.distillation is not None:
-            data.update(self.distillation.to_dict())
+            chain = self.distillation.to_dict()
+            # The chain's own input size is the key after estimation, not the protocol's sifting.
+            chain["distilled_bits"] = chain.pop("sifted_bits")
+            chain.pop("aborted"), chain.pop("abort_reason")
+            data.update(chain)
         data.update(aborted=self.aborted, abort_reason=self.abort_reason)
         return data
 
@@ -114,7 +118,7 @@ def finish_key(
         )
     distillation = None
     if abort_reason is None and options.distill:
-        distillation = _distill(session, alice_rest, bob_rest, options, sample, phase_upper)
+        distillation = _distill(session, alice_rest, bob_rest, options, sample, phase_sample or sample)
         if distillation.aborted:
             abort_reason = distillation.abort_reason
     return KeyOutcome(
@@ -128,7 +132,13 @@ def finish_key(
     )
 
 
-def _distill(session, alice_key, bob_key, options, sample, phase_upper):
+def _distill(session, alice_key, bob_key, options, sample, phase_sample):
+    """The distillation chain on the bits left after estimation.
+
+    The chain bounds the phase error from ``phase_sample`` exactly as :func:`finish_key` did
+    for its abort rule (same population, same ``eps_sec``), and keeps the observed rate for the
+    asymptotic key length.
+    """
     from qentangle.distill.chain import distill
 
     return distill(
@@ -138,8 +148,10 @@ def _distill(session, alice_key, bob_key, options, sample, phase_upper):
         ec=options.ec,
         eps_sec=options.eps_sec,
         eps_cor=options.eps_cor,
-        qber_estimate=sample.rate,
-        phase_error=phase_upper,
+        sample_fraction=0.0,
+        qber_hint=sample.rate,
+        phase_sample=phase_sample,
+        max_qber=options.qber_abort,
         rng_alice=session.alice.rng,
         rng_bob=session.bob.rng,
     )

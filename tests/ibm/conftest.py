@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("qiskit_ibm_runtime")
 
-from qentangle.engines import correlator  # noqa: E402
-from qentangle.ibm.mitigation import mitigated_probabilities  # noqa: E402
-from qentangle.pairs import PairSetup  # noqa: E402
-from qentangle.states import optimal_chsh_angles  # noqa: E402
+from qentangle.engines import correlator
+from qentangle.ibm.mitigation import mitigated_probabilities
+from qentangle.pairs import PairSetup
+from qentangle.states import optimal_chsh_angles
 
 FAKE_BACKENDS = ("fake_sherbrooke", "fake_torino")
 CHSH_SHOTS = 4000  # per setting pair
@@ -38,8 +38,14 @@ def chsh_measurement(engine, state: str = "phi+", shots: int = CHSH_SHOTS, seed:
     E_raw = correlator(counts / counts.sum(axis=1, keepdims=True))
     E = correlator(mitigated_probabilities(counts, engine.readout_confusion()))
     stderr = math.sqrt(float(np.sum((1 - E_raw**2) / counts.sum(axis=1))))
-    return {"S_raw": float(signs @ E_raw), "S": float(signs @ E), "stderr": stderr, "counts": counts,
-            "drawn": drawn, "pairs": pairs}
+    return {
+        "S_raw": float(signs @ E_raw),
+        "S": float(signs @ E),
+        "stderr": stderr,
+        "counts": counts,
+        "drawn": drawn,
+        "pairs": pairs,
+    }
 
 
 @pytest.fixture(scope="session", params=FAKE_BACKENDS)

@@ -27,7 +27,10 @@ def test_mitigation_moves_S_toward_tsirelson_and_into_its_band(chsh_on_fake):
     prediction = chsh_on_fake["engine"].prediction()
     S, S_raw, stderr = chsh_on_fake["S"], chsh_on_fake["S_raw"], chsh_on_fake["stderr"]
     assert abs(TSIRELSON - S) < abs(TSIRELSON - S_raw)
-    assert prediction.contains(S, stderr * 1.2, mitigated=True), (S, prediction.interval(stderr, mitigated=True))
+    assert prediction.contains(S, stderr * 1.2, mitigated=True), (
+        S,
+        prediction.interval(stderr, mitigated=True),
+    )
 
 
 def test_confusion_matrices_match_the_pair_readout_errors(chsh_on_fake):
@@ -42,8 +45,16 @@ def test_confusion_matrices_match_the_pair_readout_errors(chsh_on_fake):
 def test_info_is_json_safe_and_complete(chsh_on_fake):
     info = chsh_on_fake["engine"].info()
     json.dumps(info, allow_nan=False)
-    for key in ("backend", "qubits", "pair_errors", "predicted_S", "predicted_S_band", "job_ids",
-                "predicted_S_mitigated", "execution"):
+    for key in (
+        "backend",
+        "qubits",
+        "pair_errors",
+        "predicted_S",
+        "predicted_S_band",
+        "job_ids",
+        "predicted_S_mitigated",
+        "execution",
+    ):
         assert key in info
     assert info["engine"] == "backend" and len(info["job_ids"]) == 1
     assert info["shots_per_circuit"] == [4000]
@@ -87,8 +98,9 @@ def test_run_chsh_integration(manila_engine):
 def test_whole_device_simulation_agrees(manila_engine, measure_chsh):
     from qentangle.ibm import BackendEngine
 
-    engine = BackendEngine("fake_manila", qubits=manila_engine.qubits, simulation="device", record=False,
-                           calibration_shots=2000)
+    engine = BackendEngine(
+        "fake_manila", qubits=manila_engine.qubits, simulation="device", record=False, calibration_shots=2000
+    )
     measured = measure_chsh(engine, shots=2000)
     assert engine.prediction().contains(measured["S_raw"], measured["stderr"])
     assert "whole fake device" in engine.info()["execution"]
@@ -118,7 +130,9 @@ def test_stages_are_refused(manila_engine):
 
     assert isinstance(Stage(), CircuitStage)
     with pytest.raises(ValidationError, match="stages"):
-        manila_engine.sample(PairSetup("phi+", stages=(Stage(),)), [(0.0, 0.0)], [10], np.random.default_rng(0))
+        manila_engine.sample(
+            PairSetup("phi+", stages=(Stage(),)), [(0.0, 0.0)], [10], np.random.default_rng(0)
+        )
 
 
 def test_too_many_shots_is_a_clear_error():
@@ -131,8 +145,12 @@ def test_too_many_shots_is_a_clear_error():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"calibration_shots": 0}, "calibration_shots"), ({"optimization_level": 4}, "optimization_level"),
-     ({"simulation": "magic"}, "simulation"), ({"timeout": -1}, "timeout")],
+    [
+        ({"calibration_shots": 0}, "calibration_shots"),
+        ({"optimization_level": 4}, "optimization_level"),
+        ({"simulation": "magic"}, "simulation"),
+        ({"timeout": -1}, "timeout"),
+    ],
 )
 def test_constructor_validation(kwargs, match):
     from qentangle.ibm import BackendEngine

@@ -42,8 +42,14 @@ def test_override_is_honoured_end_to_end(manila_engine):
 
 @pytest.mark.parametrize(
     ("qubits", "match"),
-    [("0,4", "not coupled.*coupled to 1"), ("0,9", "out of range"), ("1,1", "distinct"),
-     ("a,b", "distinct"), ("1", "distinct"), ("-1,0", "distinct")],
+    [
+        ("0,4", "not coupled.*coupled to 1"),
+        ("0,9", "out of range"),
+        ("1,1", "distinct"),
+        ("a,b", "distinct"),
+        ("1", "distinct"),
+        ("-1,0", "distinct"),
+    ],
 )
 def test_bad_overrides(qubits, match):
     target = resolve_backend("fake_manila").backend.target

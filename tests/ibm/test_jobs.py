@@ -1,0 +1,102 @@
+"""The local job record and `qentangle jobs list/fetch`."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qentangle.cli.main import main
+from qentangle.errors import BackendError, ValidationError
+from qentangle.ibm import jobs
+
+
+def test_record_written_with_private_modes_and_fetch_rebuilds(chsh_on_fake):
+    engine, home = chsh_on_fake["engine"], chsh_on_fake["home"]
+    path = home / "jobs.jsonl"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o700
+    job_id = engine.job_ids[-1]
+    entries = [e for e in jobs.read_entries(path) if e["job_id"] == job_id]
+    assert [e["event"] for e in entries] == ["submitted", "completed"]
+    assert entries[0]["qubits"] == list(engine.qubits) and "codes" in entries[1]
+
+    rebuilt = jobs.fetch(job_id, path=path)
+    assert rebuilt.source == "record" and rebuilt.backend == engine.resolved.name
+    assert np.array_equal(np.array(rebuilt.counts), chsh_on_fake["counts"])
+    assert rebuilt.S_raw == pytest.approx(chsh_on_fake["S_raw"], abs=1e-12)
+    assert rebuilt.S == pytest.approx(chsh_on_fake["S"], abs=1e-9)
+    assert rebuilt.mitigated
+
+
+def test_cli_list_and_fetch(chsh_on_fake, monkeypatch, capsys):
+    monkeypatch.setenv("QENTANGLE_HOME", str(chsh_on_fake["home"]))
+    job_id = chsh_on_fake["engine"].job_ids[-1]
+    assert main(["jobs", "list"]) == 0
+    assert job_id in capsys.readouterr().out
+    assert main(["jobs", "fetch", job_id, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["job_ids"] == [job_id] and data["S_raw"] == pytest.approx(chsh_on_fake["S_raw"])
+    for key in ("backend", "qubits", "S", "predicted_S", "predicted_S_band"):
+        assert key in data
+    assert main(["jobs", "fetch", job_id]) == 0
+    assert "S_raw" in capsys.readouterr().out
+
+
+def test_fetch_unknown_job_is_one_line_exit_2(capsys):
+    assert main(["jobs", "fetch", "no-such-job"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-job" in err
+
+
+def test_local_job_without_outcomes_cannot_be_fetched():
+    jobs.append_entry(
+        {
+            "event": "submitted",
+            "job_id": "j1",
+            "kind": "fake",
+            "backend": "fake_manila",
+            "wanted": [0],
+            "shots": [1],
+            "pairs": [[0, 0]],
+        }
+    )
+    with pytest.raises(BackendError, match="local jobs cannot be fetched later"):
+        jobs.fetch("j1")
+    with pytest.raises(ValidationError):
+        jobs.fetch("j2")
+
+
+def test_torn_lines_are_skipped_and_listing_survives():
+    path = jobs.append_entry({"event": "submitted", "job_id": "a", "backend": "fake_x"})
+    with open(path, "a") as handle:
+        handle.write('{"event": "completed", "job_id": "a", "cou')
+    assert [j["job_id"] for j in jobs.list_jobs()] == ["a"]
+
+
+def test_concurrent_appends_never_interleave():
+    payload = "x" * 20000
+
+    def writer(k):
+        for i in range(20):
+            jobs.append_entry({"event": "submitted", "job_id": f"{k}-{i}", "blob": payload})
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(jobs.read_entries()) == 80
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=200))
+def test_code_packing_round_trips(codes):
+    array = np.array(codes, dtype=np.uint8)
+    assert np.array_equal(jobs.decode_codes(jobs.encode_codes(array), array.size), array)
