@@ -8,7 +8,12 @@ the job uses the largest request (at least ``calibration_shots``) and each setti
 a uniformly drawn subset of its circuit's shots (seeded, recorded, reproducible).
 
 Fake devices run locally with no network through the same Sampler (see
-:mod:`qentangle.ibm.simulation` for the pair-restricted simulator it is given). Real hardware
+:mod:`qentangle.ibm.simulation` for the pair-restricted simulator it is given). Their outcomes
+are not reproducible from a seed: the local executor runs every circuit of a job in its own
+Aer call with the one ``seed_simulator`` of the options, so a fixed seed would replay the same
+random stream in every circuit and correlate the setting pairs; the engine leaves the
+simulator seed unset and the job record keeps every outcome instead (transpilation and the
+per-setting subsampling are seeded). Real hardware
 (``ibm:NAME``) prints a shot/time estimate on stderr and asks for confirmation unless
 ``yes=True``; job IDs go to :meth:`info` and to the job record (:mod:`qentangle.ibm.jobs`)
 before the engine waits for results.
@@ -43,6 +48,7 @@ from qentangle.ibm.prediction import (
 )
 from qentangle.pairs import PairSetup, pair_circuit
 from qentangle.rng import child_seed
+from qentangle.states import optimal_chsh_angles
 
 SIMULATIONS = ("pair", "device")
 SECONDS_PER_SHOT = 250e-6  # IBM's typical repetition delay; the estimate is rough
@@ -114,7 +120,6 @@ class BackendEngine(Engine):
         self._confusion: tuple[np.ndarray, np.ndarray] | None = None
         self._job_ids: list[str] = []
         self._state = "phi+"
-        self._n1: tuple[float, float] | None = None
         self._prediction: Prediction | None = None
         self._shots_per_circuit: list[int] = []
         self.last_job: Any = None
@@ -131,10 +136,17 @@ class BackendEngine(Engine):
         return tuple(self._job_ids)
 
     def prediction(self, state: str | None = None) -> Prediction:
-        """S/QBER predicted from the pair's error figures (for the last state run, or ``state``)."""
+        """S/QBER predicted from the pair's error figures (for the last state run, or ``state``).
+
+        The single-qubit gate count per arm is that of the state's CHSH circuits as transpiled
+        for this pair (transpiled here if needed, with a fixed seed, and cached).
+        """
         state = self._state if state is None else state
-        n1 = self._n1 or (3.0, 3.0)
-        if self._prediction is None or self._prediction.state != state or self._prediction.n1 != n1:
+        if self._prediction is None or self._prediction.state != state:
+            a, a2, b, b2 = optimal_chsh_angles(state)
+            pairs = [(a, b), (a, b2), (a2, b), (a2, b2)]
+            circuits = self.transpiled(PairSetup(state), pairs, np.random.default_rng(0))
+            n1 = count_one_qubit_gates(circuits, self.qubits)
             self._prediction = predict(
                 self.figures, state, n1, relative_uncertainty=self.relative_uncertainty
             )
@@ -238,7 +250,6 @@ class BackendEngine(Engine):
             return [np.zeros(0, dtype=np.uint8) for _ in shots]
         circuits = self.transpiled(setup, [pairs[i] for i in wanted], rng)
         self._state = setup.state
-        self._n1 = count_one_qubit_gates(circuits, self.qubits)
         shared = max(max(shots), self.calibration_shots if self.mitigate else 0)
         if shared > self.max_shots:
             raise ValidationError(

@@ -23,11 +23,11 @@ import numpy as np
 
 from qentangle.distill.estimate import ErrorSample, estimate_qber, sample_size_for
 from qentangle.engines import Engine
-from qentangle.errors import check_probability
+from qentangle.errors import ValidationError, check_probability
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
 from qentangle.protocols.attacks import describe_attacks, eve_information
-from qentangle.protocols.keying import KeyOptions, KeyOutcome, finish_key
+from qentangle.protocols.keying import KeyOptions, KeyOutcome, finish_key, finish_key_two_basis
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
 from qentangle.states import ideal_correlator
@@ -148,7 +148,21 @@ def run_bbm92(
     bob_sifted = {b: _join(bob_parts[b]) for b in (0, 1)}
     sifted = {b: int(alice_sifted[b].size) for b in (0, 1)}
     key_from_z_only = p_z > 0.5
-    if key_from_z_only:
+    if options.estimation == "ec":
+        # Every sifted bit is key; error correction counts each basis's errors.
+        if p_z != 0.5:
+            raise ValidationError("estimation='ec' needs p_z=0.5: both bases must feed the key")
+        labels = np.concatenate([np.zeros(sifted[0], np.uint8), np.ones(sifted[1], np.uint8)])
+        key, (z_rate, x_rate) = finish_key_two_basis(
+            session,
+            np.concatenate([alice_sifted[0], alice_sifted[1]]),
+            np.concatenate([bob_sifted[0], bob_sifted[1]]),
+            labels,
+            options,
+        )
+        z_upper = x_upper = key.phase_error_upper
+        key_bases = "z+x"
+    elif key_from_z_only:
         # Every X bit is disclosed: it only estimates the phase error of the Z key.
         x_sample = _disclose_all(session, alice_sifted[1], bob_sifted[1])
         key_alice, key_bob = alice_sifted[0], bob_sifted[0]

@@ -19,12 +19,13 @@ from qentangle.distill.estimate import (
     phase_error_bound,
     sample_size_for,
 )
-from qentangle.errors import check_choice, check_probability, check_range
+from qentangle.errors import ValidationError, check_choice, check_probability, check_range
 
 if TYPE_CHECKING:
     from qentangle.protocols.session import Session
 
 EC_METHODS = ("cascade", "ldpc")
+ESTIMATION_METHODS = ("sample", "ec")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class KeyOptions:
         ec: error correction, ``"cascade"`` or ``"ldpc"``.
         eps_sec, eps_cor: secrecy and correctness parameters of the finite-key analysis.
         distill: run the distillation chain (``False`` stops after estimation).
+        estimation: ``"sample"`` discloses ``sample_fraction`` of the key to estimate the QBER;
+            ``"ec"`` (BBM92 with p_z = 1/2) keeps every sifted bit: error correction counts
+            each basis's errors, which bound the other basis's phase errors.
+        qber_hint: QBER that tunes error correction when no sample is disclosed (``"ec"``).
     """
 
     sample_fraction: float = 0.1
@@ -45,8 +50,14 @@ class KeyOptions:
     eps_sec: float = 1e-10
     eps_cor: float = 1e-15
     distill: bool = True
+    estimation: str = "sample"
+    qber_hint: float = 0.05
 
     def __post_init__(self) -> None:
+        check_choice("estimation", self.estimation, ESTIMATION_METHODS)
+        check_probability("qber_hint", self.qber_hint, upper=0.5)
+        if self.estimation == "ec" and not self.distill:
+            raise ValidationError("estimation='ec' counts errors during error correction: it needs distill=True")
         check_range("sample_fraction", self.sample_fraction, 0.0, 1.0, low_open=True, high_open=True)
         check_probability("qber_abort", self.qber_abort, upper=0.5)
         check_choice("ec", self.ec, EC_METHODS)
@@ -130,6 +141,45 @@ def finish_key(
         abort_reason=abort_reason,
         distillation=distillation,
     )
+
+
+def finish_key_two_basis(
+    session: Session,
+    alice_key: np.ndarray,
+    bob_key: np.ndarray,
+    basis: np.ndarray,
+    options: KeyOptions,
+) -> tuple[KeyOutcome, tuple[float, float]]:
+    """Distil all sifted bits of both bases (``estimation="ec"``); also return the per-basis QBER.
+
+    The per-basis error counts are the ones Bob announced on the channel after correction.
+    """
+    from qentangle.distill.chain import distill_two_basis
+
+    if alice_key.size < 2:
+        reason = f"only {alice_key.size} sifted bits: too few to distil"
+        return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason), (float("nan"), float("nan"))
+    result = distill_two_basis(
+        alice_key, bob_key, basis, session.channel, ec=options.ec, eps_sec=options.eps_sec,
+        eps_cor=options.eps_cor, qber_hint=options.qber_hint, max_qber=options.qber_abort,
+        rng_alice=session.alice.rng,
+    )
+    announced = [m.payload for m in session.channel.transcript if m.kind == "estimate/ec-errors-per-basis"]
+    per_basis = (float("nan"), float("nan"))
+    if announced:
+        sizes = [int(np.count_nonzero(basis == b)) for b in (0, 1)]
+        per_basis = tuple(e / n if n else float("nan") for e, n in zip(announced[-1], sizes, strict=True))
+    bound = result.phase_error_bound if result.phase_error_bound is not None else 0.5
+    outcome = KeyOutcome(
+        qber=result.qber_estimate if result.qber_estimate is not None else float("nan"),
+        qber_upper=bound,
+        sample_size=0,
+        phase_error_upper=bound,
+        aborted=result.aborted,
+        abort_reason=result.abort_reason,
+        distillation=result,
+    )
+    return outcome, per_basis
 
 
 def _distill(session, alice_key, bob_key, options, sample, phase_sample):

@@ -25,6 +25,7 @@ from qentangle.link.stations import GroundStation
 
 PROTOCOLS = ("bbm92", "e91", "chsh")
 EC_METHODS = ("cascade", "ldpc")
+ESTIMATION_METHODS = ("sample", "ec")
 ORBIT_KINDS = ("circular", "tle")
 PLACEMENTS = ("midpoint", "elements")
 CRITERIA = ("longest", "min_range", "min_loss")
@@ -141,6 +142,9 @@ class ProtocolConfig:
         p_z: probability that each end measures Z (BBM92).
         eps_sec, eps_cor: finite-key secrecy and correctness parameters.
         ec: error correction, ``cascade`` or ``ldpc``.
+        estimation: ``ec`` (BBM92 with p_z = 0.5: every sifted bit is key, error correction
+            counts each basis's errors, which bound the other basis's phase errors) or
+            ``sample`` (a disclosed random sample of the key).
     """
 
     kind: str = "bbm92"
@@ -150,15 +154,22 @@ class ProtocolConfig:
     eps_sec: float = 1e-10
     eps_cor: float = 1e-10
     ec: str = "cascade"
+    estimation: str = "sample"
 
     def __post_init__(self) -> None:
         check_choice("protocol.kind", self.kind, PROTOCOLS)
+        check_choice("protocol.estimation", self.estimation, ESTIMATION_METHODS)
         check_range("protocol.slice_s", self.slice_s, 0.0, 3600.0, low_open=True)
         check_range("protocol.data_time_s", self.data_time_s, 0.0, 1e8)
         check_range("protocol.p_z", self.p_z, 0.0, 1.0, low_open=True, high_open=True)
         check_range("protocol.eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
         check_range("protocol.eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
         check_choice("protocol.ec", self.ec, EC_METHODS)
+        if self.estimation == "ec" and (self.kind != "bbm92" or self.p_z != 0.5):
+            raise ValidationError(
+                "protocol.estimation='ec' needs protocol.kind='bbm92' and protocol.p_z=0.5 "
+                "(both bases feed the key)"
+            )
 
 
 @dataclass(frozen=True)

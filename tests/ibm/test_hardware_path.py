@@ -94,7 +94,7 @@ def test_no_token_anywhere(service, capsys, caplog, tmp_path, scan_files):
     assert [e["event"] for e in entries] == ["submitted", "completed"] and "codes" not in entries[1]
     assert main(["jobs", "fetch", job_id, "--json"]) == 0
     fetched = json.loads(capsys.readouterr().out)
-    assert fetched["source"] == "service" and fetched["S_raw"] == pytest.approx(result["S_raw"], abs=0.2)
+    assert fetched["source"] == "service" and fetched["S_raw"] == pytest.approx(result["S_raw"], abs=1e-9)
 
     everything = "\n".join(
         [
