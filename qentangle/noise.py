@@ -95,7 +95,10 @@ class NoiseConfig:
             raise ValidationError(
                 f"noise.{unknown[0]} is not a noise parameter: expected one of {', '.join(sorted(known))}"
             )
-        values = {k: tuple(v) if k.startswith("readout") else v for k, v in data.items()}
+        values = {
+            k: tuple(v) if k.startswith("readout") and isinstance(v, (list, tuple)) else v
+            for k, v in data.items()
+        }
         return cls(**values)
 
     @classmethod

@@ -223,3 +223,49 @@ def plot_s_vs_noise(
     ax.set_ylabel("S")
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------- satellite pass
+def plot_pass_comparison(data: Mapping, rows: Sequence, path: str | Path | None = None) -> Figure:
+    """Simulated pass figures against the published ones, as ratios with the accepted margin.
+
+    ``data`` is ``PassResult.to_dict()``; ``rows`` are :func:`qentangle.scenarios.compare.compare`
+    rows. A bar at 1 means the simulation equals the published value.
+    """
+    fig, ax = _figure(None, (7.5, 0.45 * max(len(rows), 3) + 1.5))
+    names = [row.quantity for row in rows]
+    ratios = [row.model / row.published if row.published else float("nan") for row in rows]
+    colors = ["tab:green" if row.within else "tab:red" for row in rows]
+    y = np.arange(len(rows))
+    ax.barh(y, ratios, color=colors, alpha=0.75)
+    for i, row in enumerate(rows):
+        if row.margin.endswith("%"):
+            half = float(row.margin.strip("+-%")) / 100
+        else:
+            half = float(row.margin.strip("+-")) / abs(row.published) if row.published else 0.0
+        ax.errorbar(1.0, i, xerr=half, color="black", capsize=3, lw=1)
+    ax.axvline(1.0, color="black", lw=0.8)
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set_xlabel("simulated / published (black: accepted margin)")
+    ax.set_title(f"{data['scenario']}: simulated pass vs published (green: within margin)", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def save_pass_figures(result, directory: str | Path) -> list[Path]:
+    """Write every figure of a simulated pass (link geometry and rates, comparison) as PNG."""
+    import matplotlib.pyplot as plt
+
+    from qentangle.link.plots import save_pass_plots
+    from qentangle.scenarios.compare import PUBLISHED, comparable_figures, compare
+
+    directory = Path(directory)
+    paths = save_pass_plots(result.slices, result.stations, directory)
+    data = result.to_dict()
+    if data["scenario"] in PUBLISHED:
+        rows = compare(data["scenario"], lambda _name: comparable_figures(data))
+        path = directory / "comparison.png"
+        plt.close(plot_pass_comparison(data, rows, path))
+        paths.append(path)
+    return paths

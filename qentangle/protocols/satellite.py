@@ -45,6 +45,7 @@ class PassResult:
     slices: LinkSlices = field(repr=False, compare=False)
     true_counts: np.ndarray = field(repr=False, compare=False)
     accidental_counts: np.ndarray = field(repr=False, compare=False)
+    stations: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def duration_s(self) -> float:
@@ -155,4 +156,5 @@ def run_pass(
         slices=slices,
         true_counts=true_counts,
         accidental_counts=accidental_counts,
+        stations=scenario.stations,
     )
