@@ -70,7 +70,9 @@ class BackendEngine(Engine):
         yes: submit to real hardware without asking (the CLI's ``--yes``).
         timeout: seconds to wait for a hardware job before giving up (it keeps running;
             ``qentangle jobs fetch JOB_ID`` gets it later). None waits indefinitely.
-        max_shots: largest shot count per circuit allowed in one job.
+        max_shots: largest shot count per circuit; a setting pair needing more rounds runs
+            in several copies of its circuit within the same job.
+        max_circuits: most circuits (pubs) allowed in one job.
         record: append jobs to the local record (:mod:`qentangle.ibm.jobs`).
         relative_uncertainty: of the error figures, for the predicted band.
         stdin, stderr: streams for the confirmation prompt (default sys.stdin / sys.stderr).
@@ -90,6 +92,7 @@ class BackendEngine(Engine):
         yes: bool = False,
         timeout: float | None = None,
         max_shots: int = 100_000,
+        max_circuits: int = 300,
         record: bool = True,
         relative_uncertainty: float = DEFAULT_RELATIVE_UNCERTAINTY,
         stdin: IO[str] | None = None,
@@ -111,6 +114,7 @@ class BackendEngine(Engine):
             raise ValidationError(f"timeout={timeout!r} is out of range: expected seconds > 0 or None")
         self.timeout = timeout
         self.max_shots = check_positive_int("max_shots", max_shots)
+        self.max_circuits = check_positive_int("max_circuits", max_circuits, minimum=5)
         self.record = bool(record)
         self.relative_uncertainty = relative_uncertainty
         self._stdin, self._stderr = stdin, stderr
@@ -250,13 +254,9 @@ class BackendEngine(Engine):
             return [np.zeros(0, dtype=np.uint8) for _ in shots]
         circuits = self.transpiled(setup, [pairs[i] for i in wanted], rng)
         self._state = setup.state
-        shared = max(max(shots), self.calibration_shots if self.mitigate else 0)
-        if shared > self.max_shots:
-            raise ValidationError(
-                f"shots: a setting pair needs {shared} rounds but one job allows at most "
-                f"max_shots={self.max_shots} per circuit; use fewer rounds or raise max_shots"
-            )
-        pubs_circuits = circuits + (list(self._calibration) if self.mitigate else [])
+        shared, repeats = self._shot_plan(shots, wanted)
+        pubs_circuits = [qc for qc, r in zip(circuits, repeats, strict=True) for _ in range(r)]
+        pubs_circuits += list(self._calibration) if self.mitigate else []
         if self.resolved.is_hardware:
             self._confirm(len(pubs_circuits), shared)
         meta = {
@@ -269,6 +269,7 @@ class BackendEngine(Engine):
             "shots": shots,
             "wanted": wanted,
             "shots_per_circuit": shared,
+            "repeats": repeats,
             "calibration": self.mitigate,
             "subsample_seed": child_seed(rng),
             "pair_errors": self.figures.to_dict(),
@@ -296,6 +297,26 @@ class BackendEngine(Engine):
         drawn, confusion = jobs.assemble(meta, pub_codes)
         self._confusion = confusion
         return drawn
+
+    def _shot_plan(self, shots: list[int], wanted: list[int]) -> tuple[int, list[int]]:
+        """The job's shared shots per circuit and how many copies each setting circuit gets.
+
+        A setting pair needing more than ``max_shots`` rounds runs in several copies of its
+        circuit (all in the same job); the shared count is the smallest that serves the largest
+        request with that many copies, and at least ``calibration_shots`` when mitigating.
+        """
+        largest = max(shots[i] for i in wanted)
+        copies = -(-largest // self.max_shots)
+        shared = -(-largest // copies)
+        if self.mitigate:
+            shared = max(shared, min(self.calibration_shots, self.max_shots))
+        repeats = [-(-shots[i] // shared) for i in wanted]
+        if sum(repeats) + 4 > self.max_circuits:
+            raise ValidationError(
+                f"shots: {sum(shots):,} rounds need {sum(repeats)} circuits of {shared:,} shots, more than "
+                f"max_circuits={self.max_circuits} in one job; use fewer rounds or raise max_shots"
+            )
+        return shared, repeats
 
     def _mode_object(self) -> Any:
         if self._mode is None:

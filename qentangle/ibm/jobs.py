@@ -159,21 +159,29 @@ def codes_from_result(result: Any) -> list[np.ndarray]:
 
 # ------------------------------------------------------------------------ assembling a result
 def subsample(
-    pub_codes: Sequence[np.ndarray], wanted: Sequence[int], shots: Sequence[int], seed: int
+    pub_codes: Sequence[np.ndarray],
+    wanted: Sequence[int],
+    shots: Sequence[int],
+    seed: int,
+    repeats: Sequence[int] | None = None,
 ) -> list[np.ndarray]:
-    """Each setting pair's outcomes, drawn without replacement from its circuit's shots.
+    """Each setting pair's outcomes, drawn without replacement from its circuits' shots.
 
-    All circuits of a job share one shot count (the largest request); setting pair ``i``
-    keeps ``shots[i]`` of them, chosen uniformly (time order kept) by a generator seeded with
-    ``seed``, so a rebuild reproduces the live result exactly.
+    All circuits of a job share one shot count; setting pair ``wanted[k]`` ran in
+    ``repeats[k]`` consecutive copies of its circuit (default 1) and keeps ``shots[i]`` of
+    their pooled shots, chosen uniformly (time order kept) by a generator seeded with ``seed``,
+    so a rebuild reproduces the live result exactly.
     """
+    repeats = [1] * len(wanted) if repeats is None else list(repeats)
     rng = np.random.default_rng(seed)
     drawn = [np.zeros(0, dtype=np.uint8) for _ in shots]
-    for k, i in enumerate(wanted):
-        codes = np.asarray(pub_codes[k], dtype=np.uint8)
+    start = 0
+    for i, r in zip(wanted, repeats, strict=True):
+        codes = np.concatenate([np.asarray(c, dtype=np.uint8) for c in pub_codes[start : start + r]])
+        start += r
         n = int(shots[i])
         if n > codes.size:
-            raise BackendError(f"circuit {k} returned {codes.size} shots, fewer than the {n} requested")
+            raise BackendError(f"setting pair {i} returned {codes.size} shots, fewer than the {n} requested")
         drawn[i] = codes if n == codes.size else codes[np.sort(rng.choice(codes.size, n, replace=False))]
     return drawn
 
@@ -183,10 +191,12 @@ def assemble(
 ) -> tuple[list[np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
     """Per-setting outcomes and the readout confusion (or None) from a job's circuits."""
     wanted = meta["wanted"]
-    drawn = subsample(pub_codes[: len(wanted)], wanted, meta["shots"], meta["subsample_seed"])
+    repeats = meta.get("repeats", [1] * len(wanted))
+    settings = sum(repeats)
+    drawn = subsample(pub_codes[:settings], wanted, meta["shots"], meta["subsample_seed"], repeats)
     confusion = None
     if meta.get("calibration"):
-        confusion = confusion_from_codes(pub_codes[len(wanted) : len(wanted) + 4])
+        confusion = confusion_from_codes(pub_codes[settings : settings + 4])
     return drawn, confusion
 
 

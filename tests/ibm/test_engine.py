@@ -135,11 +135,26 @@ def test_stages_are_refused(manila_engine):
         )
 
 
-def test_too_many_shots_is_a_clear_error():
+def test_large_requests_run_in_copies_within_one_job_and_rebuild():
+    from qentangle.ibm import BackendEngine, jobs
+
+    engine = BackendEngine("fake_manila", max_shots=500, calibration_shots=100)
+    pairs = [(0.0, 0.0), (1.0, 1.0)]
+    drawn = engine.sample(PairSetup("phi+"), pairs, [1201, 30], np.random.default_rng(0))
+    assert [d.size for d in drawn] == [1201, 30] and len(engine.job_ids) == 1
+    assert engine.info()["shots_per_circuit"] == [401]
+    entries = jobs.read_entries()
+    assert entries[0]["repeats"] == [3, 1] and len(entries[1]["counts"]) == 3 + 1 + 4
+    rebuilt = jobs.fetch(engine.job_ids[0])
+    assert [sum(c) for c in rebuilt.counts] == [1201, 30]
+    assert rebuilt.counts[0] == tuple(np.bincount(drawn[0], minlength=4))
+
+
+def test_too_many_circuits_is_a_clear_error():
     from qentangle.ibm import BackendEngine
 
-    engine = BackendEngine("fake_manila", record=False, max_shots=500, calibration_shots=100)
-    with pytest.raises(ValidationError, match="max_shots=500"):
+    engine = BackendEngine("fake_manila", record=False, max_shots=10, max_circuits=20, calibration_shots=10)
+    with pytest.raises(ValidationError, match="max_circuits=20"):
         engine.sample(PairSetup("phi+"), [(0.0, 0.0)], [501], np.random.default_rng(0))
 
 

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from qentangle.channel import ClassicalChannel
+from qentangle.distill.cascade import block_sizes, cascade_reconcile
+from qentangle.distill.estimate import binary_entropy
+from qentangle.distill.ldpc_ec import ldpc_reconcile
+from qentangle.errors import ValidationError
+
+
+@pytest.mark.parametrize("q", [0.01, 0.03, 0.05])
+def test_cascade_corrects_everything_and_counts_leak(q, make_pair):
+    rng = np.random.default_rng(int(q * 1000))
+    for rep in range(3):
+        a, b = make_pair(rng, 20_000, q)
+        ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+        out = cascade_reconcile(a, b, ch, qber=q, rng_alice=rng)
+        assert np.array_equal(out.bob_key, a), rep
+        assert out.leaked_bits == ch.disclosed_bits == ch.disclosed_bits_of("cascade/")
+        assert out.corrected_bits == int(np.count_nonzero(a != b))
+        # leakage equals the sum over the transcript of Alice's parities
+        assert out.leaked_bits == sum(m.disclosed_bits for m in ch.transcript)
+
+
+@pytest.mark.parametrize("q", [0.01, 0.03, 0.05])
+def test_cascade_efficiency_moderate_size(q, make_pair):
+    """f <= 1.15 on 5e4 bits (the 1.10 goal is for >= 1e5 bits, shown by the benchmark)."""
+    rng = np.random.default_rng(99)
+    a, b = make_pair(rng, 50_000, q)
+    ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+    out = cascade_reconcile(a, b, ch, qber=q, rng_alice=rng)
+    f = out.leaked_bits / (a.size * binary_entropy(np.mean(a != b)))
+    assert 1.0 < f <= 1.15
+
+
+def test_cascade_leaves_no_copy_of_alice_key_in_outcome_repr(make_pair):
+    rng = np.random.default_rng(0)
+    a, b = make_pair(rng, 1000, 0.02)
+    out = cascade_reconcile(a, b, ClassicalChannel.with_random_key(rng), qber=0.02, rng_alice=rng)
+    assert "bob_key" not in repr(out)
+
+
+def test_block_sizes_validation():
+    assert block_sizes(0.05, 1000, 3) == [20, 60, 500]
+    with pytest.raises(ValidationError, match="qber"):
+        block_sizes(0.7, 1000)
+
+
+def test_cascade_no_errors_costs_only_block_parities(make_pair):
+    rng = np.random.default_rng(5)
+    a, _ = make_pair(rng, 10_000, 0.0)
+    ch = ClassicalChannel.with_random_key(rng)
+    out = cascade_reconcile(a, a.copy(), ch, qber=0.01, rng_alice=rng)
+    sizes = block_sizes(0.01, 10_000)
+    assert out.leaked_bits == sum(-(-10_000 // k) for k in sizes)
+    assert out.corrected_bits == 0
+
+
+def test_ldpc_corrects_and_counts_leak(make_pair):
+    rng = np.random.default_rng(8)
+    a, b = make_pair(rng, 8000, 0.03)
+    ch = ClassicalChannel.with_random_key(rng)
+    out = ldpc_reconcile(a, b, ch, qber=0.03, rng_alice=rng, frame_bits=4000)
+    assert out.frames == 2
+    kept = out.kept
+    assert np.array_equal(out.bob_key[kept], a[kept])
+    assert out.leaked_bits == ch.disclosed_bits == ch.disclosed_bits_of("ldpc/")
+    assert 0.0 <= out.frame_error_rate <= 1.0
+    with pytest.raises(ValidationError, match="frame_bits"):
+        ldpc_reconcile(a, b, ch, qber=0.03, rng_alice=rng, frame_bits=3)
