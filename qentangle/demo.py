@@ -18,7 +18,9 @@ matplotlib.use("Agg")
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demonstration; return the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("out"), help="folder for the figures")
     parser.add_argument("--seed", type=int, default=2020)
     args = parser.parse_args(argv)
@@ -41,10 +43,18 @@ def main(argv: list[str] | None = None) -> int:
 
     _banner("1. CHSH Bell test on Aer (phi+, 8 % depolarizing, 1 % readout error)")
     chsh = run_chsh("phi+", shots=40_000, noise=noise, seed=args.seed)
-    print(format_table("CHSH", [
-        ("S", chsh.S), ("standard error", chsh.S_stderr), ("predicted S", chsh.predicted_S),
-        ("violation (standard errors)", chsh.z_score), ("log10 p-value, rigorous", chsh.log10_p_value_rigorous),
-    ]))
+    print(
+        format_table(
+            "CHSH",
+            [
+                ("S", chsh.S),
+                ("standard error", chsh.S_stderr),
+                ("predicted S", chsh.predicted_S),
+                ("violation (standard errors)", chsh.z_score),
+                ("log10 p-value, rigorous", chsh.log10_p_value_rigorous),
+            ],
+        )
+    )
     plt.close(plot_correlators(chsh, path=out / "chsh_correlators.png"))
     sweep = chsh_sweep("phi+", np.linspace(0, np.pi, 25), shots=4_000, noise=noise, seed=args.seed)
     plt.close(plot_sweep(sweep, path=out / "chsh_sweep.png"))

@@ -15,11 +15,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "pass", help="simulate a satellite pass (a preset name or a scenario TOML file)"
     )
     parser.add_argument("scenario", help="preset (micius-2017, micius-2020) or path to a TOML file")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                        help="override a scenario field, e.g. --set source.pair_rate_hz=1.2e7 (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a scenario field, e.g. --set source.pair_rate_hz=1.2e7 (repeatable)",
+    )
     parser.add_argument("--seed", type=seed_int, default=None, help="seed of every generator")
     parser.add_argument("--engine", choices=("exact", "shots"), default="exact")
-    parser.add_argument("--plot-dir", type=Path, default=None, metavar="DIR", help="write the pass plots here")
+    parser.add_argument(
+        "--plot-dir", type=Path, default=None, metavar="DIR", help="write the pass plots here"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=_run)
 
@@ -28,7 +36,10 @@ def _run(args: argparse.Namespace) -> int:
     from qentangle.protocols.satellite import run_pass
 
     result = run_pass(
-        args.scenario, overrides=args.overrides, seed=args.seed, engine=args.engine,
+        args.scenario,
+        overrides=args.overrides,
+        seed=args.seed,
+        engine=args.engine,
         progress=None if sys.stderr.isatty() else False,
     )
     data = result.to_dict()
@@ -50,16 +61,28 @@ def pass_report(result, data: dict) -> str:
     from qentangle.scenarios.compare import format_table as comparison_table
 
     keys = [
-        ("protocol", "protocol"), ("duration_s", "data time (s)"), ("passes", "passes"),
-        ("loss_db_min", "two-photon loss min (dB)"), ("loss_db_max", "two-photon loss max (dB)"),
-        ("coincidences", "coincidences"), ("coincidence_rate_hz", "coincidence rate (Hz)"),
-        ("accidental_rate_hz", "accidental rate (Hz)"), ("snr", "signal-to-noise"),
-        ("sifted_rate_hz", "sifted rate (Hz)"), ("qber", "QBER"), ("S", "CHSH S"),
-        ("S_stderr", "S standard error"), ("asymptotic_key_rate_bps", "asymptotic key rate (bit/s)"),
-        ("finite_key_rate_bps", "finite-key rate (bit/s)"), ("final_key_bits", "final key (bits)"),
-        ("abort_reason", "abort reason"), ("elapsed_s", "elapsed (s)"),
+        ("protocol", "protocol"),
+        ("duration_s", "data time (s)"),
+        ("passes", "passes"),
+        ("loss_db_min", "two-photon loss min (dB)"),
+        ("loss_db_max", "two-photon loss max (dB)"),
+        ("coincidences", "coincidences"),
+        ("coincidence_rate_hz", "coincidence rate (Hz)"),
+        ("accidental_rate_hz", "accidental rate (Hz)"),
+        ("snr", "signal-to-noise"),
+        ("sifted_rate_hz", "sifted rate (Hz)"),
+        ("qber", "QBER"),
+        ("S", "CHSH S"),
+        ("S_stderr", "S standard error"),
+        ("asymptotic_key_rate_bps", "asymptotic key rate (bit/s)"),
+        ("finite_key_rate_bps", "finite-key rate (bit/s)"),
+        ("final_key_bits", "final key (bits)"),
+        ("abort_reason", "abort reason"),
+        ("elapsed_s", "elapsed (s)"),
     ]
-    text = format_table(f"Pass: {data['scenario']}", [(label, data[k]) for k, label in keys if data.get(k) is not None])
+    text = format_table(
+        f"Pass: {data['scenario']}", [(label, data[k]) for k, label in keys if data.get(k) is not None]
+    )
     if data["scenario"] in PUBLISHED:
         rows = compare(data["scenario"], lambda _name: comparable_figures(data))
         text += "\n\nSimulated pass beside the published figures\n" + comparison_table(data["scenario"], rows)

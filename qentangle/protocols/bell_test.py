@@ -81,13 +81,22 @@ def run_bell_test(
     a, a2, b, b2 = optimal_chsh_angles(state) if angles is None else tuple(angles)
     chunk = check_chunk_size(chunk_size)
     session = open_session(
-        pairs=pairs, schedule=schedule, state=state, noise=noise, attacks=(), engine=engine,
-        seed=seed, angles_alice=(a, a2), angles_bob=(b, b2),
+        pairs=pairs,
+        schedule=schedule,
+        state=state,
+        noise=noise,
+        attacks=(),
+        engine=engine,
+        seed=seed,
+        angles_alice=(a, a2),
+        angles_bob=(b, b2),
     )
     alice, bob, channel = session.alice, session.bob, session.channel
     counts = np.zeros((4, 4), dtype=np.int64)  # Alice's tally: [setting pair, outcome code]
     for size in session.stream(chunk, progress=progress, label="chsh"):
-        bob_settings = np.unpackbits(channel.send("bob", "chsh/settings", np.packbits(bob.settings)), count=size)
+        bob_settings = np.unpackbits(
+            channel.send("bob", "chsh/settings", np.packbits(bob.settings)), count=size
+        )
         bob_bits = np.unpackbits(channel.send("bob", "chsh/outcomes", np.packbits(bob.bits)), count=size)
         pair = 2 * alice.settings.astype(np.intp) + bob_settings
         counts += np.bincount(pair * 4 + 2 * alice.bits + bob_bits, minlength=16).reshape(4, 4)

@@ -57,7 +57,9 @@ class KeyOptions:
         check_choice("estimation", self.estimation, ESTIMATION_METHODS)
         check_probability("qber_hint", self.qber_hint, upper=0.5)
         if self.estimation == "ec" and not self.distill:
-            raise ValidationError("estimation='ec' counts errors during error correction: it needs distill=True")
+            raise ValidationError(
+                "estimation='ec' counts errors during error correction: it needs distill=True"
+            )
         check_range("sample_fraction", self.sample_fraction, 0.0, 1.0, low_open=True, high_open=True)
         check_probability("qber_abort", self.qber_abort, upper=0.5)
         check_choice("ec", self.ec, EC_METHODS)
@@ -120,9 +122,7 @@ def finish_key(
     qber_upper = phase_error_bound(sample, alice_rest.size, options.eps_sec)
     phase_upper = phase_error_bound(phase_sample or sample, alice_rest.size, options.eps_sec)
     if abort_reason is None and qber_upper > options.qber_abort:
-        abort_reason = (
-            f"QBER upper bound {qber_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
-        )
+        abort_reason = f"QBER upper bound {qber_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
     if abort_reason is None and phase_upper > options.qber_abort:
         abort_reason = (
             f"phase-error upper bound {phase_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
@@ -160,8 +160,15 @@ def finish_key_two_basis(
         reason = f"only {alice_key.size} sifted bits: too few to distil"
         return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason), (float("nan"), float("nan"))
     result = distill_two_basis(
-        alice_key, bob_key, basis, session.channel, ec=options.ec, eps_sec=options.eps_sec,
-        eps_cor=options.eps_cor, qber_hint=options.qber_hint, max_qber=options.qber_abort,
+        alice_key,
+        bob_key,
+        basis,
+        session.channel,
+        ec=options.ec,
+        eps_sec=options.eps_sec,
+        eps_cor=options.eps_cor,
+        qber_hint=options.qber_hint,
+        max_qber=options.qber_abort,
         rng_alice=session.alice.rng,
     )
     announced = [m.payload for m in session.channel.transcript if m.kind == "estimate/ec-errors-per-basis"]

@@ -74,8 +74,12 @@ class PassResult:
             "snr": true / accidental if accidental else math.inf,
         }
         if self.kind == "chsh":
-            data.update(S=proto["S"], S_stderr=proto["S_stderr"], z_score=proto["z_score"],
-                        p_value_rigorous=proto["p_value_rigorous"])
+            data.update(
+                S=proto["S"],
+                S_stderr=proto["S_stderr"],
+                z_score=proto["z_score"],
+                p_value_rigorous=proto["p_value_rigorous"],
+            )
         else:
             data.update(
                 sifted_bits=proto["sifted_bits"],
@@ -136,7 +140,10 @@ def run_pass(
         result = run_bell_test(**common)
     else:
         options = KeyOptions(
-            ec=config.ec, eps_sec=config.eps_sec, eps_cor=config.eps_cor, estimation=config.estimation,
+            ec=config.ec,
+            eps_sec=config.eps_sec,
+            eps_cor=config.eps_cor,
+            estimation=config.estimation,
             qber_hint=float(np.clip(slices.summary(None)["qber"], 0.001, 0.5)),
         )
         if config.kind == "bbm92":

@@ -7,12 +7,21 @@ import pytest
 
 from qentangle.errors import ValidationError
 from qentangle.protocols.satellite import run_pass
-from qentangle.scenarios.compare import compare, comparable_figures
+from qentangle.scenarios.compare import comparable_figures, compare
 
 SEEDS = (1, 2, 3)
 REQUIRED_KEYS = {
-    "scenario", "duration_s", "loss_db_min", "loss_db_max", "coincidences", "coincidence_rate_hz",
-    "accidental_rate_hz", "sifted_rate_hz", "qber", "asymptotic_key_rate_bps", "finite_key_rate_bps",
+    "scenario",
+    "duration_s",
+    "loss_db_min",
+    "loss_db_max",
+    "coincidences",
+    "coincidence_rate_hz",
+    "accidental_rate_hz",
+    "sifted_rate_hz",
+    "qber",
+    "asymptotic_key_rate_bps",
+    "finite_key_rate_bps",
     "final_key_bits",
 }
 
@@ -47,7 +56,9 @@ def test_measured_qber_matches_the_link_model(passes_2020):
 
 def test_micius_2020_reproduces_the_published_figures(passes_2020):
     """Every seed's rates are within their margins; key figures within them on average."""
-    rows_per_seed = [compare("micius-2020", lambda _n, r=r: comparable_figures(r.to_dict())) for r in passes_2020]
+    rows_per_seed = [
+        compare("micius-2020", lambda _n, r=r: comparable_figures(r.to_dict())) for r in passes_2020
+    ]
     for rows in rows_per_seed:
         rates = [row for row in rows if "key" not in row.quantity]
         assert all(row.within for row in rates), [row for row in rates if not row.within]
@@ -70,8 +81,12 @@ def test_doubling_the_pair_rate_doubles_coincidences():
     base = run_pass("micius-2020", seed=7).to_dict()
     double = run_pass("micius-2020", seed=7, overrides=["source.pair_rate_hz=1.18e7"]).to_dict()
     ratio = double["true_coincidences"] / base["true_coincidences"]
-    assert abs(ratio - 2.0) <= 4 * 2.0 * math.sqrt(1 / base["true_coincidences"] + 1 / double["true_coincidences"])
-    assert double["expected"]["true_coincidence_rate_hz"] == pytest.approx(2 * base["expected"]["true_coincidence_rate_hz"])
+    assert abs(ratio - 2.0) <= 4 * 2.0 * math.sqrt(
+        1 / base["true_coincidences"] + 1 / double["true_coincidences"]
+    )
+    assert double["expected"]["true_coincidence_rate_hz"] == pytest.approx(
+        2 * base["expected"]["true_coincidence_rate_hz"]
+    )
 
 
 def test_three_db_on_one_link_halves_coincidences():
@@ -81,11 +96,13 @@ def test_three_db_on_one_link_halves_coincidences():
         0.5 * base["expected"]["true_coincidence_rate_hz"]
     )
     ratio = lossy["true_coincidences"] / base["true_coincidences"]
-    assert abs(ratio - 0.5) <= 4 * 0.5 * math.sqrt(1 / base["true_coincidences"] + 1 / lossy["true_coincidences"])
+    assert abs(ratio - 0.5) <= 4 * 0.5 * math.sqrt(
+        1 / base["true_coincidences"] + 1 / lossy["true_coincidences"]
+    )
 
 
 def test_bad_override_names_the_field():
-    with pytest.raises(ValidationError, match="source.pair_rate_hz"):
+    with pytest.raises(ValidationError, match=r"source\.pair_rate_hz"):
         run_pass("micius-2020", overrides=["source.pair_rate_hz=-5"])
 
 
@@ -97,8 +114,10 @@ def test_accidentals_alone_give_random_bits_and_an_abort():
 
 def test_a_pass_without_light_is_a_clear_error():
     dark = [
-        "source.pair_rate_hz=0", "detectors.dark_count_hz=0",
-        "stations.alice.background_night_hz=0", "stations.bob.background_night_hz=0",
+        "source.pair_rate_hz=0",
+        "detectors.dark_count_hz=0",
+        "stations.alice.background_night_hz=0",
+        "stations.bob.background_night_hz=0",
     ]
     with pytest.raises(ValidationError, match="no coincidence"):
         run_pass("micius-2020", seed=1, overrides=dark)

@@ -33,7 +33,9 @@ def test_keys_identical_or_aborted_and_never_longer_than_the_bound(seed, qber, n
         assert result.final_key_bits == 0
         return
     assert result.keys_match and np.array_equal(result.alice_key, result.bob_key)
-    bound = finite_key_length(result.reconciled_bits, result.phase_error_bound, result.leaked_bits, result.eps_sec)
+    bound = finite_key_length(
+        result.reconciled_bits, result.phase_error_bound, result.leaked_bits, result.eps_sec
+    )
     assert 0 < result.final_key_bits <= bound
 
 
@@ -41,7 +43,7 @@ def test_phase_bound_comes_from_the_other_basis():
     rng, alice, bob, labels = noisy_pair(5, 20_000, 0.04)
     channel = ClassicalChannel.with_random_key(rng)
     result = distill_two_basis(alice, bob, labels, channel, qber_hint=0.04, rng_alice=rng)
-    errors = [m.payload for m in channel.transcript if m.kind == "estimate/ec-errors-per-basis"][0]
+    errors = next(m.payload for m in channel.transcript if m.kind == "estimate/ec-errors-per-basis")
     wrong = alice != bob
     assert errors == [int(np.count_nonzero(wrong & (labels == b))) for b in (0, 1)]
     sizes = [int(np.count_nonzero(labels == b)) for b in (0, 1)]
@@ -54,14 +56,17 @@ def test_micius_sized_block_keeps_a_key():
     finals = []
     for seed in range(6):
         rng, alice, bob, labels = noisy_pair(seed, 3400, 0.045)
-        result = distill_two_basis(alice, bob, labels, ClassicalChannel.with_random_key(rng), qber_hint=0.045,
-                                   rng_alice=rng)
+        result = distill_two_basis(
+            alice, bob, labels, ClassicalChannel.with_random_key(rng), qber_hint=0.045, rng_alice=rng
+        )
         finals.append(result.final_key_bits)
     assert 150 <= np.mean(finals) <= 600
 
 
 def test_bbm92_with_ec_estimation_discloses_no_sample():
-    result = run_bbm92(200_000, noise=NoiseConfig(depolarizing=0.06), seed=3, key_options=KeyOptions(estimation="ec"))
+    result = run_bbm92(
+        200_000, noise=NoiseConfig(depolarizing=0.06), seed=3, key_options=KeyOptions(estimation="ec")
+    )
     data = result.to_dict()
     assert data["qber_sample_bits"] == 0 and data["sample_bits"] == 0
     assert data["keys_match"] and data["final_key_bits"] > 0
