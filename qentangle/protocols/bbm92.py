@@ -94,6 +94,8 @@ class BBM92Result:
             "elapsed_s": self.elapsed_s,
             "transcript_messages": self.transcript_messages,
             "auth_key_bits": self.auth_key_bits,
+            # Wegman-Carter tags consume pre-shared key; a run gains key only beyond that.
+            "net_key_bits": self.key.to_dict()["final_key_bits"] - self.auth_key_bits,
             **self.extra,
         }
 

@@ -97,6 +97,8 @@ class E91Result:
             "elapsed_s": self.elapsed_s,
             "transcript_messages": self.transcript_messages,
             "auth_key_bits": self.auth_key_bits,
+            # Wegman-Carter tags consume pre-shared key; a run gains key only beyond that.
+            "net_key_bits": self.key.to_dict()["final_key_bits"] - self.auth_key_bits,
             **self.extra,
         }
 

@@ -78,14 +78,28 @@ class KeyOutcome:
     aborted: bool
     abort_reason: str | None
     distillation: Any = None  # qentangle.distill DistillationResult when the chain ran
+    eps_sec: float = KeyOptions.eps_sec
+    eps_cor: float = KeyOptions.eps_cor
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe figures, merged into the protocol's result."""
+        """JSON-safe figures, merged into the protocol's result.
+
+        The distillation keys are always present: zero key and no match when the run
+        stopped before distillation.
+        """
         data: dict[str, Any] = {
             "qber": self.qber,
             "qber_upper": self.qber_upper,
             "qber_sample_bits": self.sample_size,
             "phase_error_upper": self.phase_error_upper,
+            "final_key_bits": 0,
+            "keys_match": None,
+            "leaked_bits": 0,
+            "ec_efficiency": None,
+            "secret_fraction": 0.0,
+            "asymptotic_key_bits": 0,
+            "eps_sec": self.eps_sec,
+            "eps_cor": self.eps_cor,
         }
         if self.distillation is not None:
             chain = self.distillation.to_dict()
@@ -114,7 +128,7 @@ def finish_key(
     """
     if alice_key.size < 2:
         reason = abort_reason or f"only {alice_key.size} sifted bits: too few to estimate the QBER"
-        return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason)
+        return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason, None, options.eps_sec, options.eps_cor)
     size = sample_size_for(alice_key.size, options.sample_fraction)
     sample, alice_rest, bob_rest = estimate_qber(
         alice_key, bob_key, session.channel, sample_size=size, rng_alice=session.alice.rng
@@ -140,6 +154,8 @@ def finish_key(
         aborted=abort_reason is not None,
         abort_reason=abort_reason,
         distillation=distillation,
+        eps_sec=options.eps_sec,
+        eps_cor=options.eps_cor,
     )
 
 
@@ -158,7 +174,8 @@ def finish_key_two_basis(
 
     if alice_key.size < 2:
         reason = f"only {alice_key.size} sifted bits: too few to distil"
-        return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason), (float("nan"), float("nan"))
+        outcome = KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason, None, options.eps_sec, options.eps_cor)
+        return outcome, (float("nan"), float("nan"))
     result = distill_two_basis(
         alice_key,
         bob_key,
@@ -185,6 +202,8 @@ def finish_key_two_basis(
         aborted=result.aborted,
         abort_reason=result.abort_reason,
         distillation=result,
+        eps_sec=options.eps_sec,
+        eps_cor=options.eps_cor,
     )
     return outcome, per_basis
 

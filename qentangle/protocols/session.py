@@ -145,14 +145,3 @@ def _segment(state, attacks, item, index) -> tuple[PairSetup, int]:
 def check_chunk_size(chunk_size: int | None) -> int:
     """Validated ``chunk_size`` (default 2^22 rounds per chunk)."""
     return DEFAULT_CHUNK if chunk_size is None else check_positive_int("chunk_size", chunk_size)
-
-
-def check_fraction(name: str, value: float) -> float:
-    """A sampling fraction strictly between 0 and 1."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"{name}={value!r} is not a number") from None
-    if not 0.0 < number < 1.0:
-        raise ValidationError(f"{name}={value!r} is out of range: expected 0 < {name} < 1")
-    return number
