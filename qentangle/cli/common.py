@@ -118,6 +118,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                         help="physical qubits of the pair on --backend (default: best pair)")
     parser.add_argument("--yes", action="store_true",
                         help="submit to real hardware without asking for confirmation")
+    parser.add_argument("--no-mitigation", action="store_true",
+                        help="on --backend: skip the readout calibration and report raw values only")
+    parser.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
+                        help="on --backend: give up waiting for the job after S seconds")
     parser.add_argument("--seed", type=seed_int, default=None, help="seed of every generator")
 
 
@@ -130,6 +134,13 @@ def engine_from_args(args: argparse.Namespace):  # -> Engine
     from qentangle.engines import get_engine
 
     return get_engine(args.engine)
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected a number > 0")
+    return value
 
 
 def _misalignment(text: str) -> float:
