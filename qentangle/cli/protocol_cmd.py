@@ -21,7 +21,7 @@ EVE_CHOICES = ("intercept-resend", "probe", "fake-source")
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``e91`` and ``bbm92`` sub-commands."""
     e91 = subparsers.add_parser("e91", help="E91 key distribution with a CHSH test")
-    e91.add_argument("--state", choices=("phi+", "psi-"), default="phi+")
+    e91.add_argument("--state", choices=("phi+", "phi-", "psi+", "psi-"), default="phi+")
     e91.add_argument("--s-sigmas", type=_non_negative, default=3.0, metavar="K",
                      help="abort unless S is K standard errors above 2 (default 3)")
     bbm92 = subparsers.add_parser("bbm92", help="BBM92 key distribution")

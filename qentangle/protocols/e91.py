@@ -1,7 +1,7 @@
 """E91 (Ekert 1991) between two endpoints that own their data.
 
-Bloch angles: Alice {0, pi/4, pi/2}, Bob {pi/4, pi/2, 3pi/4}, each chosen uniformly at random
-by the endpoint's own generator. Rounds at (pi/4, pi/4) and (pi/2, pi/2) give key bits; the four
+Bloch angles: Alice {0, pi/4, pi/2}, Bob {pi/4, pi/2, 3pi/4} (for phi+; other Bell states use
+Bob's frame in ``BOB_FRAME``), each chosen uniformly at random by the endpoint's own generator. Rounds at (pi/4, pi/4) and (pi/2, pi/2) give key bits; the four
 pairs Alice {0, pi/2} x Bob {pi/4, 3pi/4} estimate S (2*sqrt(2) for a perfect pair); the rest
 are discarded. Both announce their settings over the authenticated channel, reveal the
 test-round outcomes, and the run aborts unless S is significantly above 2.
@@ -40,7 +40,10 @@ BOB_ANGLES = (math.pi / 4, math.pi / 2, 3 * math.pi / 4)
 KEY_PAIRS = ((1, 0), (2, 1))  # (Alice index, Bob index) at equal angles
 TEST_PAIRS = ((0, 0), (0, 2), (2, 0), (2, 2))  # (a,b), (a,b'), (a',b), (a',b') of S
 TEST_SIGNS = np.array([1.0, -1.0, 1.0, 1.0])
-E91_STATES = ("phi+", "psi-")  # E depends on a - b only; psi- is Ekert's singlet
+# Bob's frame for each Bell state: (sign of his Bloch angles, sign of the correlation). In that
+# frame every state looks like phi+ (E = cos(a - b)): phi- and psi+ have E = +-cos(a + b), so Bob
+# measures at -b; psi- and psi+ are anti-correlated, so Bob flips his bits and S's sign.
+BOB_FRAME = {"phi+": (1.0, 1.0), "phi-": (-1.0, 1.0), "psi+": (-1.0, -1.0), "psi-": (1.0, -1.0)}
 
 
 @dataclass(frozen=True)
@@ -130,7 +133,9 @@ def run_e91(
     state gives +2*sqrt(2)), and when the key stage aborts (see :class:`KeyOptions`).
     """
     chunk = check_chunk_size(chunk_size)
-    check_choice("state", state, E91_STATES)
+    check_choice("state", state, tuple(BOB_FRAME))
+    angle_sign, orientation = BOB_FRAME[state]
+    bob_angles = tuple(angle_sign * b for b in BOB_ANGLES)
     s_sigmas = check_range("s_sigmas", s_sigmas, 0.0, 100.0)
     options = key_options or KeyOptions()
     session = open_session(
@@ -142,10 +147,9 @@ def run_e91(
         engine=engine,
         seed=seed,
         angles_alice=ALICE_ANGLES,
-        angles_bob=BOB_ANGLES,
+        angles_bob=bob_angles,
     )
     alice, bob, channel = session.alice, session.bob, session.channel
-    orientation = 1.0 if state == "phi+" else -1.0  # sign of the ideal S and key correlation
     width = bits_per_setting(3)
     alice_counts = np.zeros((4, 4), dtype=np.int64)  # Alice's tally of the test rounds
 
@@ -196,7 +200,7 @@ def run_e91(
         S_raw_stderr=s_raw_err,
         S_z=s_z,
         correlators=tuple(
-            {"a": ALICE_ANGLES[i], "b": BOB_ANGLES[j], "E": float(e), "n": int(n)}
+            {"a": ALICE_ANGLES[i], "b": bob_angles[j], "E": float(e), "n": int(n)}
             for (i, j), e, n in zip(TEST_PAIRS, correlators, alice_counts.sum(axis=1), strict=True)
         ),
         s_sigmas=s_sigmas,

@@ -143,7 +143,7 @@ def run_pass(
             ec=config.ec,
             eps_sec=config.eps_sec,
             eps_cor=config.eps_cor,
-            estimation=config.estimation,
+            estimation=config.resolved_estimation,
             qber_hint=float(np.clip(slices.summary(None)["qber"], 0.001, 0.5)),
         )
         if config.kind == "bbm92":

@@ -25,7 +25,7 @@ from qentangle.link.stations import GroundStation
 
 PROTOCOLS = ("bbm92", "e91", "chsh")
 EC_METHODS = ("cascade", "ldpc")
-ESTIMATION_METHODS = ("sample", "ec")
+ESTIMATION_METHODS = ("auto", "ec", "sample")
 ORBIT_KINDS = ("circular", "tle")
 PLACEMENTS = ("midpoint", "elements")
 CRITERIA = ("longest", "min_range", "min_loss")
@@ -143,8 +143,9 @@ class ProtocolConfig:
         eps_sec, eps_cor: finite-key secrecy and correctness parameters.
         ec: error correction, ``cascade`` or ``ldpc``.
         estimation: ``ec`` (BBM92 with p_z = 0.5: every sifted bit is key, error correction
-            counts each basis's errors, which bound the other basis's phase errors) or
-            ``sample`` (a disclosed random sample of the key).
+            counts each basis's errors, which bound the other basis's phase errors),
+            ``sample`` (a disclosed random sample of the key) or ``auto`` (``ec`` where it
+            applies, else ``sample``).
     """
 
     kind: str = "bbm92"
@@ -154,7 +155,14 @@ class ProtocolConfig:
     eps_sec: float = 1e-10
     eps_cor: float = 1e-10
     ec: str = "cascade"
-    estimation: str = "sample"
+    estimation: str = "auto"
+
+    @property
+    def resolved_estimation(self) -> str:
+        """``ec`` or ``sample``: what ``auto`` means for this protocol."""
+        if self.estimation != "auto":
+            return self.estimation
+        return "ec" if self.kind == "bbm92" and self.p_z == 0.5 else "sample"
 
     def __post_init__(self) -> None:
         check_choice("protocol.kind", self.kind, PROTOCOLS)

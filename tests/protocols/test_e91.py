@@ -30,7 +30,7 @@ def test_depolarizing_scales_s_and_qber(seed, p):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("state", ["phi+", "psi-"])
+@pytest.mark.parametrize("state", ["phi+", "phi-", "psi+", "psi-"])
 def test_ideal_pair_reaches_tsirelson_and_a_perfect_key(seed, state):
     result = run_e91(PAIRS, state=state, seed=seed, key_options=ESTIMATE_ONLY)
     assert abs(result.S - TSIRELSON) <= 4 * result.S_stderr
@@ -80,7 +80,7 @@ def test_correlators_and_counts_are_reported():
     assert abs(data["sifted_bits"] / 90_000 - 2 / 9) < 0.01
 
 
-@pytest.mark.parametrize("bad", ["phi-", "psi+", "w"])
-def test_states_without_e91_settings_are_rejected(bad):
+@pytest.mark.parametrize("bad", ["ghz", "w", ""])
+def test_unknown_states_are_rejected(bad):
     with pytest.raises(ValidationError, match="state"):
         run_e91(1000, state=bad)
