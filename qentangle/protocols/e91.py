@@ -1,10 +1,11 @@
 """E91 (Ekert 1991) between two endpoints that own their data.
 
 Bloch angles: Alice {0, pi/4, pi/2}, Bob {pi/4, pi/2, 3pi/4} (for phi+; other Bell states use
-Bob's frame in ``BOB_FRAME``), each chosen uniformly at random by the endpoint's own generator. Rounds at (pi/4, pi/4) and (pi/2, pi/2) give key bits; the four
-pairs Alice {0, pi/2} x Bob {pi/4, 3pi/4} estimate S (2*sqrt(2) for a perfect pair); the rest
-are discarded. Both announce their settings over the authenticated channel, reveal the
-test-round outcomes, and the run aborts unless S is significantly above 2.
+Bob's frame in ``BOB_FRAME``), each chosen uniformly at random by the endpoint's own generator.
+Rounds at (pi/4, pi/4) and (pi/2, pi/2) give key bits; the four pairs Alice {0, pi/2} x Bob
+{pi/4, 3pi/4} estimate S (2*sqrt(2) for a perfect pair); the rest are discarded. Both announce
+their settings over the authenticated channel, reveal the test-round outcomes, and the run aborts
+unless S is significantly above 2.
 
 >>> result = run_e91(200_000, seed=1)
 >>> result.aborted, round(result.S, 1), result.qber
