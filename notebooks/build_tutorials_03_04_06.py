@@ -390,9 +390,11 @@ E91 = [
     ax1.set_title("CHSH S (theory 2√2 (1-p))")
     q_err = [math.sqrt(max(r.qber * (1 - r.qber), 1e-4) / r.key.sample_size) for r in sweep]
     ax2.plot(fine, fine / 2, color="black", lw=1, label="theory p/2")
-    colors = ["tab:red" if r.aborted else "tab:blue" for r in sweep]
-    ax2.errorbar(ps, [r.qber for r in sweep], yerr=q_err, fmt="none", capsize=4, ecolor=colors)
-    ax2.scatter(ps, [r.qber for r in sweep], c=colors, zorder=3, label="measured QBER ±1σ (red: aborted)")
+    for aborted, color, label in ((False, "tab:blue", "measured QBER (±1σ), key"),
+                                  (True, "tab:red", "measured QBER (±1σ), aborted")):
+        pick = [k for k, r in enumerate(sweep) if r.aborted == aborted]
+        ax2.errorbar(ps[pick], [sweep[k].qber for k in pick], yerr=[q_err[k] for k in pick], fmt="o",
+                     capsize=4, color=color, label=label)
     ax2.axhline(KeyOptions().qber_abort, color="tab:red", ls="--", label="abort threshold (upper bound)")
     ax2.set_xlabel("depolarizing p")
     ax2.set_ylabel("QBER")

@@ -19,6 +19,7 @@ from pathlib import Path
 from qiskit import QuantumCircuit, qasm3
 
 from qentangle.errors import ValidationError
+from qentangle.files import write_atomic
 from qentangle.states import BELL_STATES, bell_circuit, parameterised_measurement_circuit
 
 SUFFIX = ".qasm"
@@ -85,7 +86,7 @@ def export_circuits(directory: str | Path) -> list[Path]:
     paths = []
     for name, text in expected_files().items():
         path = target / name
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text.encode("utf-8"))
         paths.append(path)
     return paths
 

@@ -42,9 +42,9 @@ def _figure(ax: Axes | None, size: tuple[float, float] = (6.0, 4.0)) -> tuple[Fi
 
 def _save(fig: Figure, path: str | Path | None) -> Figure:
     if path is not None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(target, dpi=120)
+        from qentangle.files import save_figure
+
+        save_figure(fig, path, dpi=120)
     return fig
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from qentangle.channel import ClassicalChannel
 from qentangle.cli.common import json_default, positive_int, print_json, probability, seed_int
 from qentangle.distill.chain import EC_METHODS, distill
 from qentangle.errors import QentangleError, ValidationError
+from qentangle.files import write_private
 from qentangle.rng import spawn_generators
 
 
@@ -72,28 +71,6 @@ def read_bits(path: Path, name: str) -> np.ndarray:
             f"{name}={str(path)!r} must contain only the characters 0 and 1 (and whitespace)"
         )
     return (data - ord("0")).astype(np.uint8)
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600 (temp file, fsync, replace)."""
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def run(args: argparse.Namespace) -> int:

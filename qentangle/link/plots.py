@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from qentangle.files import save_figure
 from qentangle.link.physics import LinkSlices
 from qentangle.link.stations import GroundStation
 
@@ -55,8 +56,7 @@ def _names(stations: Sequence[GroundStation] | None) -> tuple[str, str]:
 def _finish(fig: Figure, path: str | Path | None) -> Figure:
     fig.tight_layout()
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
