@@ -48,6 +48,7 @@ Speed (about 2-3 x 10^6 corrected bits/s on 10^6-bit keys, ``benchmarks/distill.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,6 +58,7 @@ from qentangle.distill._bits import check_rng
 from qentangle.errors import QentangleError, ValidationError, check_positive_int, check_range
 
 DEFAULT_PASSES = 8
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 def block_sizes(qber: float, n: int, passes: int = DEFAULT_PASSES) -> list[int]:
@@ -249,10 +251,33 @@ class _Bisections:
             self._drop(hits > 0, public)
 
 
-def _prefix_parities(key: np.ndarray, perm: np.ndarray, out: np.ndarray) -> None:
-    """``out[j]`` = parity of the first ``j`` bits of ``key`` permuted by ``perm``."""
-    out[0] = 0
-    np.bitwise_xor.accumulate(np.take(key, perm).astype(np.uint8, copy=False), out=out[1:])
+_BYTE_ONES = np.uint64(0x0101010101010101)
+
+
+def _prefix_parities(key: np.ndarray, perm: np.ndarray, row: np.ndarray) -> None:
+    """Prefix parities of ``key`` permuted by ``perm`` into ``row`` (``uint8``, 8-aligned).
+
+    ``row[7 + j]`` is the parity of the first ``j`` permuted bits (``row[:8]`` stays 0), so
+    the parity of the permuted range ``[s, e)`` is ``row[7 + e] ^ row[7 + s]``. The scan runs
+    on 64-bit words: a shift-XOR ladder gives the prefix within each word of 8 bytes, then
+    the words' parities are accumulated (about 10 x faster than a byte-wise accumulate).
+    """
+    n = perm.size
+    bits = row[8:]
+    if key.dtype == np.uint8 or key.dtype == np.bool_:
+        np.take(key.view(np.uint8), perm, out=bits[:n])
+    else:  # other integer dtypes of 0/1 bits
+        bits[:n] = np.take(key, perm) & 1
+    bits[n:] = 0
+    if _LITTLE_ENDIAN:
+        words = bits.view(np.uint64)
+        words ^= words << np.uint64(8)
+        words ^= words << np.uint64(16)
+        words ^= words << np.uint64(32)
+        carry = np.bitwise_xor.accumulate((words >> np.uint64(56)).astype(np.uint8))
+        words[1:] ^= carry[:-1].astype(np.uint64) * _BYTE_ONES
+    else:  # pragma: no cover - big-endian hosts
+        np.bitwise_xor.accumulate(bits, out=bits)
 
 
 class _Endpoint:
@@ -264,18 +289,20 @@ class _Endpoint:
         n = key.size
         self.public = _PublicState(n, schedule, table, keep_values=bob)
         self.bisections = _Bisections()
-        # prefix parities of this endpoint's own permuted key, one row per pass
-        self._prefix = np.zeros((len(schedule), n + 1), dtype=np.uint8)
+        # prefix parities of this endpoint's own permuted key, one row per pass (rows of
+        # 8 + n rounded up to 8 bytes, so that each row is 64-bit aligned)
+        width = 8 + -(-n // 8) * 8
+        self._prefix = np.zeros((len(schedule), width), dtype=np.uint8)
         self._prefix_flat = self._prefix.reshape(-1)
 
     def _start_pass(self, key: np.ndarray, seed: int) -> tuple[int, np.ndarray]:
         p, starts, ends = self.public.add_pass(seed)
         row = self._prefix[p]
         _prefix_parities(key, self.public.table.perm[p], row)
-        return p, row[ends] ^ row[starts]
+        return p, row[7 + ends] ^ row[7 + starts]
 
     def _prefix_parity(self, pss: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
-        base = pss * (self.public.n + 1)
+        base = pss * self._prefix.shape[1] + 7
         return self._prefix_flat[base + e] ^ self._prefix_flat[base + s]
 
 
@@ -391,7 +418,7 @@ class CascadeBob(_Endpoint):
     def settle_round(self) -> np.ndarray:
         found = self.bisections.pop_found(self.public)
         if found.size:
-            self.key[found] ^= 1
+            self.key[found] ^= self.key.dtype.type(1)
             coords = self.public.toggle(found)
             at = np.searchsorted(self._corrections, coords)
             self._corrections = np.insert(self._corrections, at, coords)

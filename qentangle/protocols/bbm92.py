@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,8 +26,8 @@ from qentangle.engines import Engine
 from qentangle.errors import ValidationError, check_probability
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
-from qentangle.protocols.attacks import describe_attacks, eve_information
-from qentangle.protocols.keying import KeyOptions, KeyOutcome, finish_key, finish_key_two_basis
+from qentangle.protocols.keying import KeyOptions, finish_key, finish_key_two_basis
+from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
 from qentangle.states import ideal_correlator
@@ -37,15 +37,11 @@ BASIS_NAMES = ("z", "x")
 
 
 @dataclass(frozen=True)
-class BBM92Result:
+class BBM92Result(ProtocolResult):
     """Outcome of a BBM92 run; :meth:`to_dict` is what ``qentangle bbm92 --json`` prints."""
 
-    pairs: int
-    state: str
+    run: RunSummary
     p_z: float
-    engine: dict[str, Any]
-    noise: dict[str, Any]
-    attack: str
     sifted_bits: int
     sifted_z: int
     sifted_x: int
@@ -54,50 +50,22 @@ class BBM92Result:
     qber_x: float
     qber_z_upper: float
     qber_x_upper: float
-    eve_information: float
-    key: KeyOutcome
-    elapsed_s: float
-    transcript_messages: int
-    auth_key_bits: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def aborted(self) -> bool:
-        """True when the run stopped by its own security rule."""
-        return self.key.aborted
-
-    @property
-    def qber(self) -> float:
-        """QBER of the key basis (or bases), estimated on the disclosed sample."""
-        return self.key.qber
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (never any key bits)."""
-        return {
-            "protocol": "bbm92",
-            "pairs": self.pairs,
-            "state": self.state,
-            "p_z": self.p_z,
-            **self.engine,
-            "noise": self.noise,
-            "attack": self.attack,
-            "sifted_bits": self.sifted_bits,
-            "sifted_z": self.sifted_z,
-            "sifted_x": self.sifted_x,
-            "key_bases": self.key_bases,
-            "qber_z": self.qber_z,
-            "qber_x": self.qber_x,
-            "qber_z_upper": self.qber_z_upper,
-            "qber_x_upper": self.qber_x_upper,
-            "eve_information": self.eve_information,
-            **self.key.to_dict(),
-            "elapsed_s": self.elapsed_s,
-            "transcript_messages": self.transcript_messages,
-            "auth_key_bits": self.auth_key_bits,
-            # Wegman-Carter tags consume pre-shared key; a run gains key only beyond that.
-            "net_key_bits": self.key.to_dict()["final_key_bits"] - self.auth_key_bits,
-            **self.extra,
-        }
+        return self.run.to_dict(
+            {
+                "p_z": self.p_z,
+                "sifted_bits": self.sifted_bits,
+                "sifted_z": self.sifted_z,
+                "sifted_x": self.sifted_x,
+                "key_bases": self.key_bases,
+                "qber_z": self.qber_z,
+                "qber_x": self.qber_x,
+                "qber_z_upper": self.qber_z_upper,
+                "qber_x_upper": self.qber_x_upper,
+            }
+        )
 
 
 def run_bbm92(
@@ -127,10 +95,17 @@ def run_bbm92(
     options = key_options or KeyOptions()
     probabilities = (p_z, 1.0 - p_z)
     session = open_session(
-        pairs=pairs, schedule=schedule, state=state, noise=noise, attacks=attacks,
-        engine=engine, seed=seed,
-        angles_alice=BASES, angles_bob=BASES,
-        probabilities_alice=probabilities, probabilities_bob=probabilities,
+        pairs=pairs,
+        schedule=schedule,
+        state=state,
+        noise=noise,
+        attacks=attacks,
+        engine=engine,
+        seed=seed,
+        angles_alice=BASES,
+        angles_bob=BASES,
+        probabilities_alice=probabilities,
+        probabilities_bob=probabilities,
     )
     alice, bob, channel = session.alice, session.bob, session.channel
     # Bob flips his bit in a basis where the ideal state is anti-correlated (known to both).
@@ -189,12 +164,8 @@ def run_bbm92(
         z_upper, x_upper = key.qber_upper, key.phase_error_upper
         key_bases = "z+x"
     return BBM92Result(
-        pairs=session.pairs,
-        state=state,
+        run=RunSummary.of("bbm92", session, state, attacks, key, BASES[0]),
         p_z=p_z,
-        engine=session.engine.info(),
-        noise=session.noise_summary(),
-        attack=describe_attacks(attacks),
         sifted_bits=sifted[0] + sifted[1],
         sifted_z=sifted[0],
         sifted_x=sifted[1],
@@ -203,11 +174,6 @@ def run_bbm92(
         qber_x=x_rate,
         qber_z_upper=z_upper,
         qber_x_upper=x_upper,
-        eve_information=eve_information(session.setup, BASES[0]) if attacks else 0.0,
-        key=key,
-        elapsed_s=session.elapsed_s,
-        transcript_messages=len(channel.transcript),
-        auth_key_bits=channel.auth_key_bits_used,
     )
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,14 +25,14 @@ from qentangle.engines import Engine
 from qentangle.errors import check_choice, check_range
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
-from qentangle.protocols.attacks import describe_attacks, eve_information
 from qentangle.protocols.chsh import correlator_stats
 from qentangle.protocols.endpoints import (
     bits_per_setting,
     pack_settings,
     unpack_settings,
 )
-from qentangle.protocols.keying import KeyOptions, KeyOutcome, finish_key
+from qentangle.protocols.keying import KeyOptions, finish_key
+from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
 
@@ -48,14 +48,10 @@ BOB_FRAME = {"phi+": (1.0, 1.0), "phi-": (-1.0, 1.0), "psi+": (-1.0, -1.0), "psi
 
 
 @dataclass(frozen=True)
-class E91Result:
+class E91Result(ProtocolResult):
     """Outcome of an E91 run; :meth:`to_dict` is what ``qentangle e91 --json`` prints."""
 
-    pairs: int
-    state: str
-    engine: dict[str, Any]
-    noise: dict[str, Any]
-    attack: str
+    run: RunSummary
     sifted_bits: int
     test_rounds: int
     S: float
@@ -65,50 +61,22 @@ class E91Result:
     S_z: float
     correlators: tuple[dict[str, float], ...]
     s_sigmas: float
-    eve_information: float
-    key: KeyOutcome
-    elapsed_s: float
-    transcript_messages: int
-    auth_key_bits: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def aborted(self) -> bool:
-        """True when the run stopped by its own security rule."""
-        return self.key.aborted
-
-    @property
-    def qber(self) -> float:
-        """QBER estimated on the disclosed sample of the key rounds."""
-        return self.key.qber
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (never any key bits)."""
-        return {
-            "protocol": "e91",
-            "pairs": self.pairs,
-            "state": self.state,
-            **self.engine,
-            "noise": self.noise,
-            "attack": self.attack,
-            "sifted_bits": self.sifted_bits,
-            "test_rounds": self.test_rounds,
-            "S": self.S,
-            "S_stderr": self.S_stderr,
-            "S_raw": self.S_raw,
-            "S_raw_stderr": self.S_raw_stderr,
-            "S_z": self.S_z,
-            "correlators": list(self.correlators),
-            "abort_s_sigmas": self.s_sigmas,
-            "eve_information": self.eve_information,
-            **self.key.to_dict(),
-            "elapsed_s": self.elapsed_s,
-            "transcript_messages": self.transcript_messages,
-            "auth_key_bits": self.auth_key_bits,
-            # Wegman-Carter tags consume pre-shared key; a run gains key only beyond that.
-            "net_key_bits": self.key.to_dict()["final_key_bits"] - self.auth_key_bits,
-            **self.extra,
-        }
+        return self.run.to_dict(
+            {
+                "sifted_bits": self.sifted_bits,
+                "test_rounds": self.test_rounds,
+                "S": self.S,
+                "S_stderr": self.S_stderr,
+                "S_raw": self.S_raw,
+                "S_raw_stderr": self.S_raw_stderr,
+                "S_z": self.S_z,
+                "correlators": list(self.correlators),
+                "abort_s_sigmas": self.s_sigmas,
+            }
+        )
 
 
 def run_e91(
@@ -188,11 +156,7 @@ def run_e91(
         abort_reason = f"S = {s_raw:.3f} +- {s_raw_err:.3f} is not {s_sigmas:g} standard errors above 2"
     key = finish_key(session, alice.key(), bob.key(), options, abort_reason=abort_reason, chsh_s=s_value)
     return E91Result(
-        pairs=session.pairs,
-        state=state,
-        engine=session.engine.info(),
-        noise=session.noise_summary(),
-        attack=describe_attacks(attacks),
+        run=RunSummary.of("e91", session, state, attacks, key, ALICE_ANGLES[1]),
         sifted_bits=int(sum(part.size for part in alice.key_parts)),
         test_rounds=int(alice_counts.sum()),
         S=s_value,
@@ -205,11 +169,6 @@ def run_e91(
             for (i, j), e, n in zip(TEST_PAIRS, correlators, alice_counts.sum(axis=1), strict=True)
         ),
         s_sigmas=s_sigmas,
-        eve_information=eve_information(session.setup, ALICE_ANGLES[1]) if attacks else 0.0,
-        key=key,
-        elapsed_s=session.elapsed_s,
-        transcript_messages=len(channel.transcript),
-        auth_key_bits=channel.auth_key_bits_used,
     )
 
 
