@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from qentangle import __version__
 from qentangle.errors import QentangleError
 
 COMMAND_MODULES = (
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qentangle",
         description="Entanglement-based QKD (E91, BBM92) and CHSH Bell tests on Qiskit.",
     )
+    parser.add_argument("--version", action="version", version=f"qentangle {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     subparsers.required = True
     for name in COMMAND_MODULES:

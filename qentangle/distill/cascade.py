@@ -82,42 +82,110 @@ def block_sizes(qber: float, n: int, passes: int = DEFAULT_PASSES) -> list[int]:
     return sizes[:passes]
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _splitmix64(x: np.ndarray, seed: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """Output ``x`` of the SplitMix64 stream of ``seed`` (``uint64``; ``seed`` broadcasts)."""
+    z = np.multiply(x, _GOLDEN, out=out)
+    z += seed
+    z ^= np.right_shift(z, np.uint64(30), out=tmp)
+    z *= _MIX1
+    z ^= np.right_shift(z, np.uint64(27), out=tmp)
+    z *= _MIX2
+    z ^= np.right_shift(z, np.uint64(31), out=tmp)
+    return z
+
+
 class _PublicPermutations:
     """The pass permutations: a deterministic function of seeds sent in the clear.
 
     A permutation is public information (anyone who reads the seed on the channel can expand
     it), so instead of each endpoint spending the time to expand the same seed, both read
     this table, which expands each seed once. It holds nothing secret and never sees a key.
-    Row ``p`` of :attr:`perm` maps a permuted position of pass ``p`` to the key position;
-    row ``p`` of :attr:`inv` is the inverse map.
+
+    Pass ``p`` (seed ``s``) orders the key positions ``x`` by the 63-bit sort key
+    ``p | random(s, x) | x`` (bit fields from the top): the pass number, the top bits of
+    output ``x`` of the SplitMix64 stream of ``s`` (a random permutation; ties, of
+    probability ~ n^2 / 2^(64 - bits(p) - bits(n)), keep index order), then ``x`` itself, so
+    the sorted keys of a pass (row ``p`` of :attr:`keys`) give the permutation (low bits)
+    and the rows of all passes together form one sorted array. The inverse permutation of
+    any few positions is then a binary search (:meth:`coordinates`) without any per-pass
+    inverse array. Statistical quality is all Cascade needs of a public permutation.
     """
 
     def __init__(self, n: int, passes: int) -> None:
         self.n = n
-        dtype = np.int32 if n < 2**31 else np.int64
-        self.perm = np.empty((passes, n), dtype=dtype)
-        self.inv = np.empty((passes, n), dtype=dtype)
-        self.perm_flat = self.perm.reshape(-1)
-        self._seeds: list[int | None] = [None] * passes
+        index_bits = max(1, (n - 1).bit_length())
+        pass_bits = max(1, (passes - 1).bit_length())
+        if 63 - pass_bits - index_bits < 16:
+            raise ValidationError(f"{passes} passes on {n} bits: too many for Cascade")
+        self._index_mask = np.uint64((1 << index_bits) - 1)
+        self._pass_shift = np.uint64(63 - pass_bits)
+        self._random_shift = np.uint64(1 + pass_bits)
+        self.keys = np.empty((passes, n), dtype=np.int64)
+        self.keys_flat = self.keys.reshape(-1)
+        self.seeds = np.zeros(passes, dtype=np.uint64)
+        self._expanded: list[int | None] = [None] * passes
+        self._index = np.arange(n, dtype=np.uint64)
+        self._tmp = np.empty(n, dtype=np.uint64)
+        self._perm_of = -1  # pass whose permutation is in self._tmp
 
-    def expand(self, index: int, seed: int) -> None:
-        """Make row ``index`` the permutation of ``seed`` (computed once per seed)."""
-        if self._seeds[index] == seed:
+    def _keys(
+        self, x: np.ndarray, passes: np.ndarray, seeds: np.ndarray, out: np.ndarray, tmp: np.ndarray
+    ) -> np.ndarray:
+        z = _splitmix64(x, seeds, out, tmp)
+        z >>= self._random_shift
+        z &= ~self._index_mask
+        z |= x
+        z |= passes << self._pass_shift
+        return z
+
+    def expand(self, p: int, seed: int) -> None:
+        """Make row ``p`` the (sorted keys of the) permutation of ``seed``, once per seed."""
+        if self._expanded[p] == seed:
             return
-        perm = np.random.Generator(np.random.SFC64(seed)).permutation(self.n)
-        self.perm[index] = perm
-        self.inv[index][perm] = np.arange(self.n, dtype=self.inv.dtype)
-        self._seeds[index] = seed
+        self.seeds[p] = seed
+        row = self.keys[p]
+        self._keys(self._index, np.uint64(p), self.seeds[p], row.view(np.uint64), self._tmp)
+        row.sort()
+        self._expanded[p] = seed
+        self._perm_of = -1
+
+    def permutation(self, p: int) -> np.ndarray:
+        """Key position at each permuted position of pass ``p`` (a scratch array, reused)."""
+        perm = self._tmp.view(np.int64)
+        if self._perm_of != p:
+            np.bitwise_and(self.keys[p], np.int64(self._index_mask), out=perm)
+            self._perm_of = p
+        return perm
+
+    def originals(self, flat: np.ndarray) -> np.ndarray:
+        """Key positions at global permuted coordinates ``p * n + position``."""
+        return self.keys_flat[flat] & np.int64(self._index_mask)
+
+    def coordinates(self, positions: np.ndarray, passes: int) -> np.ndarray:
+        """Global permuted coordinates ``p * n + inv_p(x)`` of ``positions`` in each of the
+        first ``passes`` passes, shape ``(passes, positions.size)``, by binary search."""
+        x = positions.astype(np.uint64)[None, :]
+        pss = np.arange(passes, dtype=np.uint64)[:, None]
+        shape = (passes, positions.size)
+        z = self._keys(x, pss, self.seeds[:passes, None], np.empty(shape, np.uint64),
+                       np.empty(shape, np.uint64))
+        return np.searchsorted(self.keys_flat[: passes * self.n], z.view(np.int64))
 
 
 class _PublicState:
     """The public bookkeeping both endpoints keep identically from the messages.
 
     Flat over all passes of the schedule: the error parity and busy flag of every block
-    (pass ``p``'s blocks start at ``block_offsets[p]``), and which nodes of each block's
-    bisection tree have a disclosed (or derivable) parity of Alice's key. Node ids are
-    heap-style per block (root 1, children 2i and 2i+1; the left child covers
-    ``[s, s + (e - s) // 2)``), flattened as ``node_offsets[p] + block * strides[p] + node``.
+    (pass ``p``'s blocks start at ``block_offsets[p]``), and which nodes of the blocks'
+    bisection trees have a disclosed (or derivable) parity of Alice's key. A node is a
+    permuted range ``[a, b)`` (the left child of ``[a, b)`` is ``[a, m)``, ``m = a + (b -
+    a) // 2``); its id in pass ``p`` is ``p * 2n + 2m`` (internal nodes: split points are
+    distinct) or ``p * 2n + 2a + 1`` (single bits).
     """
 
     def __init__(
@@ -127,18 +195,20 @@ class _PublicState:
         self.table = table
         sizes = np.minimum(np.asarray(schedule, dtype=np.int64), n)  # a block never exceeds n
         nblocks = -(-n // sizes)
-        # heap ids of a tree of depth ceil(log2 k) stay below 2 << ceil(log2 k)
-        strides = np.array([2 << max(0, (int(k) - 1).bit_length()) for k in sizes], np.int64)
-        self.sizes, self.nblocks, self.strides = sizes, nblocks, strides
+        self.sizes, self.nblocks = sizes, nblocks
         self.block_offsets = np.concatenate([[0], np.cumsum(nblocks)]).astype(np.int64)
-        self.node_offsets = np.concatenate([[0], np.cumsum(nblocks * strides)]).astype(np.int64)
         self.block_pass = np.repeat(np.arange(sizes.size, dtype=np.int64), nblocks)
         self.states = np.zeros(int(self.block_offsets[-1]), dtype=np.uint8)
         self.busy = np.zeros(self.states.size, dtype=bool)
-        self.known = np.zeros(int(self.node_offsets[-1]), dtype=bool)
+        self.known = np.zeros(sizes.size * 2 * n, dtype=bool)
         # Bob keeps the values of Alice's known parities; Alice recomputes her own.
         self.values = np.zeros(self.known.size, dtype=np.uint8) if keep_values else None
         self.passes = 0
+
+    def node(self, pss: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Flat ids of the tree nodes ``[a, b)`` of passes ``pss``."""
+        ids = np.where(b - a == 1, 2 * a + 1, 2 * a + ((b - a) & ~1))  # 2 * (a + (b - a) // 2)
+        return ids + pss * (2 * self.n)
 
     def add_pass(self, seed: int) -> tuple[int, np.ndarray, np.ndarray]:
         """Start the next pass; return its number and its blocks' [start, end)."""
@@ -149,11 +219,15 @@ class _PublicState:
         starts = np.arange(int(self.nblocks[p]), dtype=np.int64) * k
         return p, starts, np.minimum(starts + k, self.n)
 
-    def set_blocks(self, p: int, states: np.ndarray, alice_parities: np.ndarray | None) -> None:
+    def set_blocks(
+        self, p: int, states: np.ndarray, alice_parities: np.ndarray | None
+    ) -> None:
         """Record pass ``p``'s block error parities; its block roots are now known."""
         lo, hi = self.block_offsets[p], self.block_offsets[p + 1]
         self.states[lo:hi] = states
-        roots = self.node_offsets[p] + np.arange(hi - lo, dtype=np.int64) * self.strides[p] + 1
+        k = int(self.sizes[p])
+        starts = np.arange(hi - lo, dtype=np.int64) * k
+        roots = self.node(np.int64(p), starts, np.minimum(starts + k, self.n))
         self.known[roots] = True
         if self.values is not None and alice_parities is not None:
             self.values[roots] = alice_parities
@@ -161,39 +235,29 @@ class _PublicState:
     def toggle(self, found: np.ndarray) -> np.ndarray:
         """Flip the error parity of the blocks containing each corrected key position.
 
-        Returns the sorted global permuted coordinates ``p * n + inv[p][x]`` of the
+        Returns the sorted global permuted coordinates ``p * n + inv_p(x)`` of the
         corrected positions ``x`` in every pass ``p`` started so far.
         """
         p = self.passes
-        coords = self.table.inv[:p][:, found].astype(np.int64)
-        blocks = self.block_offsets[:p, None] + coords // self.sizes[:p, None]
+        coords = self.table.coordinates(found, p)
+        local = coords - (np.arange(p, dtype=np.int64) * self.n)[:, None]
+        blocks = self.block_offsets[:p, None] + local // self.sizes[:p, None]
         flips = np.bincount(blocks.ravel(), minlength=self.states.size)
         self.states ^= (flips & 1).astype(np.uint8)
-        coords += np.arange(p, dtype=np.int64)[:, None] * self.n
         coords = coords.ravel()
         coords.sort()
         return coords
 
 
 class _Bisections:
-    """Running bisections: pass, current range [s, e) of odd error parity, tree node.
-
-    ``tree`` is the flat index of the block's node 0 (so node ``i`` is at ``tree + i``) and
-    ``block`` the flat index of the block (to release it when the bisection ends).
-    """
+    """Running bisections: pass, current range [s, e) of odd error parity, flat block."""
 
     def __init__(self) -> None:
         empty = np.zeros(0, dtype=np.int64)
-        self.pss, self.s, self.e, self.node, self.tree, self.block = (empty,) * 6
+        self.pss, self.s, self.e, self.block = empty, empty, empty, empty
 
     def __len__(self) -> int:
         return int(self.s.size)
-
-    def _arrays(self) -> tuple[np.ndarray, ...]:
-        return self.pss, self.s, self.e, self.node, self.tree, self.block
-
-    def _set(self, arrays: tuple[np.ndarray, ...]) -> None:
-        self.pss, self.s, self.e, self.node, self.tree, self.block = arrays
 
     def start(self, public: _PublicState) -> None:
         """Bisect every odd, idle block."""
@@ -202,39 +266,42 @@ class _Bisections:
             return
         public.busy[blocks] = True
         pss = public.block_pass[blocks]
-        local = blocks - public.block_offsets[pss]
         sizes = public.sizes[pss]
-        s = local * sizes
+        s = (blocks - public.block_offsets[pss]) * sizes
         e = np.minimum(s + sizes, public.n)
-        tree = public.node_offsets[pss] + local * public.strides[pss]
-        new = (pss, s, e, np.ones(blocks.size, dtype=np.int64), tree, blocks)
-        self._set(tuple(np.concatenate([old, add]) for old, add in zip(self._arrays(), new)))
+        self.pss = np.concatenate([self.pss, pss])
+        self.s = np.concatenate([self.s, s])
+        self.e = np.concatenate([self.e, e])
+        self.block = np.concatenate([self.block, blocks])
 
-    def splitting(self, public: _PublicState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(selection of ranges longer than one bit, their mid, flat index of the left child)."""
+    def splitting(
+        self, public: _PublicState
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For ranges longer than one bit: (selection, mid, parent, left and right child ids)."""
         sel = np.flatnonzero(self.e - self.s > 1)
-        s = self.s[sel]
-        mid = s + (self.e[sel] - s) // 2
-        left = self.tree[sel] + 2 * self.node[sel]
-        return sel, mid, left
+        pss, s, e = self.pss[sel], self.s[sel], self.e[sel]
+        mid = s + (e - s) // 2
+        base = pss * (2 * public.n)
+        parent = base + 2 * mid
+        return sel, mid, parent, public.node(pss, s, mid), public.node(pss, mid, e)
 
     def advance(self, sel: np.ndarray, mid: np.ndarray, left_odd: np.ndarray) -> None:
         self.e[sel] = np.where(left_odd, mid, self.e[sel])
         self.s[sel] = np.where(left_odd, self.s[sel], mid)
-        self.node[sel] = 2 * self.node[sel] + (~left_odd)
 
     def _drop(self, drop: np.ndarray, public: _PublicState) -> None:
         public.busy[self.block[drop]] = False
         keep = ~drop
-        self._set(tuple(a[keep] for a in self._arrays()))
+        self.pss, self.s, self.e, self.block = (
+            self.pss[keep], self.s[keep], self.e[keep], self.block[keep]
+        )
 
     def pop_found(self, public: _PublicState) -> np.ndarray:
         """Remove finished bisections; return the (unique) original positions found."""
         done = self.e - self.s == 1
         if not done.any():
             return np.zeros(0, dtype=np.int64)
-        permuted = self.pss[done] * public.n + self.s[done]
-        found = np.unique(public.table.perm_flat[permuted])
+        found = np.unique(public.table.originals(self.pss[done] * public.n + self.s[done]))
         self._drop(done, public)
         return found
 
@@ -298,7 +365,7 @@ class _Endpoint:
     def _start_pass(self, key: np.ndarray, seed: int) -> tuple[int, np.ndarray]:
         p, starts, ends = self.public.add_pass(seed)
         row = self._prefix[p]
-        _prefix_parities(key, self.public.table.perm[p], row)
+        _prefix_parities(key, self.public.table.permutation(p), row)
         return p, row[7 + ends] ^ row[7 + starts]
 
     def _prefix_parity(self, pss: np.ndarray, s: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -319,7 +386,7 @@ class CascadeAlice(_Endpoint):
         super().__init__(key, schedule, table, bob=False)
         self._key = key
         self._rng = rng
-        self._split: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._split: tuple[np.ndarray, ...] | None = None
 
     def new_pass(self, channel: ClassicalChannel) -> tuple[int, np.ndarray]:
         """Choose the pass permutation, send its seed and the block parities."""
@@ -339,7 +406,8 @@ class CascadeAlice(_Endpoint):
     def answer(self, channel: ClassicalChannel) -> np.ndarray | None:
         """Send the parities of the left halves whose parity is not yet public."""
         bis = self.bisections
-        sel, mid, left = self._split = bis.splitting(self.public)
+        self._split = bis.splitting(self.public)
+        sel, mid, _parent, left, _right = self._split
         if sel.size == 0:
             return None
         ask = ~self.public.known[left]
@@ -352,11 +420,11 @@ class CascadeAlice(_Endpoint):
     def follow(self, odd_packed: np.ndarray) -> None:
         """Apply Bob's announced choice of halves (mirrors :meth:`CascadeBob.compare`)."""
         assert self._split is not None
-        sel, mid, left = self._split
+        sel, mid, _parent, left, right = self._split
         self._split = None
         left_odd = np.unpackbits(odd_packed, count=sel.size).astype(bool)
         self.public.known[left] = True
-        self.public.known[left + 1] = True
+        self.public.known[right] = True
         self.bisections.advance(sel, mid, left_odd)
 
     def settle_round(self) -> np.ndarray:
@@ -401,14 +469,14 @@ class CascadeBob(_Endpoint):
         bis, public = self.bisections, self.public
         values = public.values
         assert values is not None
-        sel, mid, left = bis.splitting(public)
+        sel, mid, parent, left, right = bis.splitting(public)
         ask = ~public.known[left]
         if ask.any():
             values[left[ask]] = np.unpackbits(alice_packed, count=int(ask.sum()))
         left_values = values[left]
-        values[left + 1] = values[bis.tree[sel] + bis.node[sel]] ^ left_values
+        values[right] = values[parent] ^ left_values
         public.known[left] = True
-        public.known[left + 1] = True
+        public.known[right] = True
         mine = self._parity(bis.pss[sel], bis.s[sel], mid)
         left_odd = (mine ^ left_values).astype(bool)
         sent = channel.send("bob", "cascade/odd-halves", np.packbits(left_odd))
