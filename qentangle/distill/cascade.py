@@ -132,6 +132,7 @@ class _PublicPermutations:
         self._index = np.arange(n, dtype=np.uint64)
         self._tmp = np.empty(n, dtype=np.uint64)
         self._perm_of = -1  # pass whose permutation is in self._tmp
+        self._last_coordinates: tuple[int, np.ndarray, np.ndarray] | None = None
 
     def _keys(
         self, x: np.ndarray, passes: np.ndarray, seeds: np.ndarray, out: np.ndarray, tmp: np.ndarray
@@ -167,14 +168,27 @@ class _PublicPermutations:
         return self.keys_flat[flat] & np.int64(self._index_mask)
 
     def coordinates(self, positions: np.ndarray, passes: int) -> np.ndarray:
-        """Global permuted coordinates ``p * n + inv_p(x)`` of ``positions`` in each of the
-        first ``passes`` passes, shape ``(passes, positions.size)``, by binary search."""
+        """Sorted global permuted coordinates ``p * n + inv_p(x)`` of ``positions`` in each
+        of the first ``passes`` passes, by binary search in the sorted keys.
+
+        Both endpoints ask for the same (public) positions in turn, so the last answer is
+        kept and given again.
+        """
+        last = self._last_coordinates
+        if last is not None and last[0] == passes and np.array_equal(last[1], positions):
+            return last[2]
         x = positions.astype(np.uint64)[None, :]
         pss = np.arange(passes, dtype=np.uint64)[:, None]
         shape = (passes, positions.size)
-        z = self._keys(x, pss, self.seeds[:passes, None], np.empty(shape, np.uint64),
-                       np.empty(shape, np.uint64))
-        return np.searchsorted(self.keys_flat[: passes * self.n], z.view(np.int64))
+        z = self._keys(
+            x, pss, self.seeds[:passes, None], np.empty(shape, np.uint64),
+            np.empty(shape, np.uint64),
+        ).view(np.int64).reshape(-1)
+        z.sort()  # sorted needles: a faster search, and sorted coordinates
+        coords = np.searchsorted(self.keys_flat[: passes * self.n], z)
+        coords.flags.writeable = False
+        self._last_coordinates = (passes, positions.copy(), coords)
+        return coords
 
 
 class _PublicState:
@@ -238,14 +252,11 @@ class _PublicState:
         Returns the sorted global permuted coordinates ``p * n + inv_p(x)`` of the
         corrected positions ``x`` in every pass ``p`` started so far.
         """
-        p = self.passes
-        coords = self.table.coordinates(found, p)
-        local = coords - (np.arange(p, dtype=np.int64) * self.n)[:, None]
-        blocks = self.block_offsets[:p, None] + local // self.sizes[:p, None]
-        flips = np.bincount(blocks.ravel(), minlength=self.states.size)
+        coords = self.table.coordinates(found, self.passes)
+        pss = coords // self.n
+        blocks = self.block_offsets[pss] + (coords - pss * self.n) // self.sizes[pss]
+        flips = np.bincount(blocks, minlength=self.states.size)
         self.states ^= (flips & 1).astype(np.uint8)
-        coords = coords.ravel()
-        coords.sort()
         return coords
 
 

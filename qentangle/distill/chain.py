@@ -127,6 +127,8 @@ def distill(
     qber_hint: float | None = None,
     phase_sample: ErrorSample | None = None,
     phase_error: float | None = None,
+    phase_error_estimate: float | None = None,
+    disclosed_sample: ErrorSample | None = None,
     bound: str = "hypergeometric",
     max_qber: float = 0.11,
     rng_alice: np.random.Generator | None = None,
@@ -157,7 +159,12 @@ def distill(
         BBM92: errors observed in the *other* basis; the phase error of the key is bounded from
         it by random sampling (population = key bits + sample). Default: the key's own sample.
     phase_error:
-        An upper bound on the phase-error rate already valid at ``eps_sec`` (used as given).
+        An upper bound on the phase-error rate already valid at ``eps_sec`` (used as given);
+        ``phase_error_estimate`` is then its point estimate, for the asymptotic key length.
+    disclosed_sample:
+        A sample of this key that the caller already disclosed and removed (with
+        ``sample_fraction=0``): it gives the QBER estimate and, without ``phase_sample`` or
+        ``phase_error``, the phase-error bound (source ``"key-sample"``).
     bound:
         ``"hypergeometric"`` (exact tail, default) or ``"serfling"`` (TLGR's ``mu``).
     max_qber:
@@ -176,9 +183,7 @@ def distill(
             f"bob_key has {b_key.size} bits but alice_key has {a_key.size}: expected equal lengths"
         )
     if not isinstance(channel, ClassicalChannel):
-        raise ValidationError(
-            f"channel={type(channel).__name__} is not valid: expected a ClassicalChannel"
-        )
+        raise ValidationError(f"channel={type(channel).__name__} is not valid: expected a ClassicalChannel")
     check_choice("ec", ec, EC_METHODS)
     check_choice("bound", bound, BOUND_METHODS)
     eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
@@ -195,9 +200,16 @@ def distill(
         )
     if phase_sample is not None and phase_error is not None:
         raise ValidationError("phase_sample and phase_error are exclusive: give at most one")
-    if sample_fraction == 0.0 and phase_sample is None and phase_error is None:
+    if disclosed_sample is not None and not isinstance(disclosed_sample, ErrorSample):
         raise ValidationError(
-            "sample_fraction=0.0 needs a phase-error source: give phase_sample or phase_error"
+            f"disclosed_sample={type(disclosed_sample).__name__} is not valid: expected an ErrorSample"
+        )
+    if disclosed_sample is not None and sample_fraction > 0.0:
+        raise ValidationError("disclosed_sample needs sample_fraction=0.0: the key was sampled already")
+    if sample_fraction == 0.0 and phase_sample is None and phase_error is None and disclosed_sample is None:
+        raise ValidationError(
+            "sample_fraction=0.0 needs a phase-error source: give phase_sample, phase_error or "
+            "disclosed_sample"
         )
     rng_alice = check_rng("rng_alice", rng_alice if rng_alice is not None else _missing())
     if rng_bob is not None:
@@ -209,18 +221,21 @@ def distill(
     sample: ErrorSample | None = None
     k = sample_size_for(a_key.size, sample_fraction)
     if k > 0:
-        sample, a_key, b_key = estimate_qber(
-            a_key, b_key, channel, sample_size=k, rng_alice=rng_alice
-        )
+        sample, a_key, b_key = estimate_qber(a_key, b_key, channel, sample_size=k, rng_alice=rng_alice)
         run.sample_bits = k
         run.qber_estimate = sample.rate
         run.qber_upper = phase_error_bound(sample, a_key.size, eps_sec, method=bound)
     n = a_key.size
     run.true_qber = float(np.count_nonzero(a_key != b_key)) / n  # diagnostic only
+    if disclosed_sample is not None:
+        sample = disclosed_sample
+        run.qber_estimate = sample.rate
+        run.qber_upper = phase_error_bound(sample, n, eps_sec, method=bound)
 
     # Phase error: from the other basis, as given, or from the key's own sample.
     if phase_error is not None:
-        run.phase_source, run.phase_estimate, run.phase_bound = "given", phase_error, phase_error
+        estimate = phase_error if phase_error_estimate is None else phase_error_estimate
+        run.phase_source, run.phase_estimate, run.phase_bound = "given", estimate, phase_error
     else:
         psample = phase_sample if phase_sample is not None else sample
         assert psample is not None
@@ -237,20 +252,22 @@ def distill(
     if qber_ec > max_qber:
         return run.abort(f"estimated QBER {qber_ec:.4f} exceeds max_qber={max_qber}", raise_on_abort)
     # Never tune EC for an exactly error-free channel estimate.
-    qber_ec = max(qber_ec, 0.5 / k if k > 0 else 0.0, 1e-3)
+    qber_ec = max(qber_ec, 0.5 / sample.size if sample is not None else 0.0, 1e-3)
 
     # A cheap early exit: even an ideal error correction leaves no key.
     ideal = finite_key_length(
-        n, run.phase_bound, math.ceil(n * binary_entropy(min(qber_ec, 0.5))) + tag_bits(eps_cor),
+        n,
+        run.phase_bound,
+        math.ceil(n * binary_entropy(min(qber_ec, 0.5))) + tag_bits(eps_cor),
         eps_sec,
     )
     if ideal < MIN_KEY_BITS:
-        return run.abort("no positive finite key is possible at this block size and QBER",
-                         raise_on_abort)
+        return run.abort("no positive finite key is possible at this block size and QBER", raise_on_abort)
 
     # 2. Error correction.
-    a_key, b_key, _ = _correct(run, a_key, b_key, channel, ec, qber_ec, rng_alice,
-                               cascade_passes, ldpc_frame_bits)
+    a_key, b_key, _ = _correct(
+        run, a_key, b_key, channel, ec, qber_ec, rng_alice, cascade_passes, ldpc_frame_bits
+    )
     if a_key.size < MIN_KEY_BITS:
         return run.abort("error correction left too few bits", raise_on_abort)
 
@@ -271,15 +288,20 @@ def distill(
         return run.abort("finite-key length is not positive", raise_on_abort)
 
     # 5. Privacy amplification.
-    alice_final, bob_final = privacy_amplification(
-        a_key, b_key, channel, run.finite, rng_alice=rng_alice
-    )
+    alice_final, bob_final = privacy_amplification(a_key, b_key, channel, run.finite, rng_alice=rng_alice)
     return run.finish(alice_final, bob_final)
 
 
 def _correct(
-    run: _Run, a_key: np.ndarray, b_key: np.ndarray, channel: ClassicalChannel, ec: str,
-    qber_ec: float, rng_alice: np.random.Generator, cascade_passes: int, ldpc_frame_bits: int | None,
+    run: _Run,
+    a_key: np.ndarray,
+    b_key: np.ndarray,
+    channel: ClassicalChannel,
+    ec: str,
+    qber_ec: float,
+    rng_alice: np.random.Generator,
+    cascade_passes: int,
+    ldpc_frame_bits: int | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Error-correct Bob's key; return both kept keys and the mask of kept positions."""
     before = channel.disclosed_bits
@@ -368,8 +390,9 @@ def distill_two_basis(
     run = _Run(channel, a_key.size, eps_sec, eps_cor, ec, bound)
     run.true_qber = float(np.count_nonzero(a_key != b_key)) / a_key.size  # diagnostic only
     bob_raw = b_key
-    a_key, b_key, kept = _correct(run, a_key, b_key, channel, ec, max(qber_hint, 1e-3), rng_alice,
-                                  cascade_passes, ldpc_frame_bits)
+    a_key, b_key, kept = _correct(
+        run, a_key, b_key, channel, ec, max(qber_hint, 1e-3), rng_alice, cascade_passes, ldpc_frame_bits
+    )
     labels = labels[kept]
     sizes = [int(np.count_nonzero(labels == b)) for b in (0, 1)]
     if min(sizes) < 1 or a_key.size < MIN_KEY_BITS:
@@ -419,8 +442,13 @@ class _Run:
     """Accumulates the public quantities of one run and builds the result."""
 
     def __init__(
-        self, channel: ClassicalChannel, sifted: int, eps_sec: float, eps_cor: float,
-        ec: str, bound: str,
+        self,
+        channel: ClassicalChannel,
+        sifted: int,
+        eps_sec: float,
+        eps_cor: float,
+        ec: str,
+        bound: str,
     ) -> None:
         self.channel = channel
         self.disclosed0 = channel.disclosed_bits

@@ -137,6 +137,25 @@ def device_independent_rate(s_value: float, qber: float) -> float:
     return float(1.0 - binary_entropy(min(qber, 1.0)) - binary_entropy(arg))
 
 
+def device_independent_phase_error(s_value: float) -> float:
+    """The phase-error rate whose entropy is the Acin et al. bound on Eve's information from S.
+
+    Eve's information per key bit is at most ``h((1 + sqrt((S/2)^2 - 1)) / 2)``, which equals
+    ``h(e)`` for ``e = (1 - sqrt((S/2)^2 - 1)) / 2``; with ``S <= 2`` nothing is bounded (1/2).
+    Using ``e`` as the phase error makes the key length ``n (1 - h(e)) - leak - ...`` the
+    device-independent one.
+
+    >>> device_independent_phase_error(2 * math.sqrt(2))
+    0.0
+    >>> device_independent_phase_error(2.0)
+    0.5
+    """
+    s_value = check_range("s_value", s_value, -4.0, 4.0)
+    if s_value <= 2.0:
+        return 0.5
+    return float(max(0.0, (1.0 - math.sqrt(max(0.0, min(1.0, (s_value / 2) ** 2 - 1.0)))) / 2.0))
+
+
 def micius_example(
     *,
     sifted_bits: int = 3410,

@@ -155,16 +155,25 @@ def run_bbm92(
             samples[basis], rests[basis] = _sample_basis(
                 session, alice_sifted[basis], bob_sifted[basis], options
             )
-        worst = max((s for s in samples.values() if s), key=lambda s: s.rate, default=None)
+        taken = [sample for sample in samples.values() if sample]
+        worst = max(taken, key=lambda sample: sample.rate, default=None)
+        joined = ErrorSample(sum(t.errors for t in taken), sum(t.size for t in taken)) if taken else None
         key_alice = np.concatenate([rests[0][0], rests[1][0]])
         key_bob = np.concatenate([rests[0][1], rests[1][1]])
-        key = finish_key(session, key_alice, key_bob, options, phase_sample=worst)
+        key = finish_key(session, key_alice, key_bob, options, sample=joined, phase_sample=worst)
         z_rate = samples[0].rate if samples[0] else math.nan
         x_rate = samples[1].rate if samples[1] else math.nan
         z_upper, x_upper = key.qber_upper, key.phase_error_upper
         key_bases = "z+x"
     return BBM92Result(
-        run=RunSummary.of("bbm92", session, state, attacks, key, BASES[0]),
+        run=RunSummary.of(
+            "bbm92",
+            session,
+            state,
+            attacks,
+            key,
+            [(BASES[0], 1.0)] if key_bases == "z" else [(BASES[0], sifted[0]), (BASES[1], sifted[1])],
+        ),
         p_z=p_z,
         sifted_bits=sifted[0] + sifted[1],
         sifted_z=sifted[0],

@@ -195,8 +195,14 @@ class SettingCorrelator:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
         return {
-            "a": self.a, "b": self.b, "sign": self.sign, "n": self.n, "counts": list(self.counts),
-            "E": self.E, "stderr": self.stderr, "E_raw": self.E_raw,
+            "a": self.a,
+            "b": self.b,
+            "sign": self.sign,
+            "n": self.n,
+            "counts": list(self.counts),
+            "E": self.E,
+            "stderr": self.stderr,
+            "E_raw": self.E_raw,
         }
 
 
@@ -383,8 +389,11 @@ def run_chsh(
     # Orientation fixed before looking at data, from the noiseless prediction at these angles.
     orientation = -1 if predicted_S(state, (a, a2, b, b2)) < 0 else 1
     signs = orientation * CHSH_SIGNS
-    wins = int(np.sum(np.where(signs[:, None] > 0, counts[:, [0, 3]].sum(1)[:, None],
-                               counts[:, [1, 2]].sum(1)[:, None])))
+    wins = int(
+        np.sum(
+            np.where(signs[:, None] > 0, counts[:, [0, 3]].sum(1)[:, None], counts[:, [1, 2]].sum(1)[:, None])
+        )
+    )
     p_rig, log10_p_rig, p_hoeff = chsh_game_p_values(wins, shots)
 
     confusion = engine.readout_confusion()
@@ -402,8 +411,13 @@ def run_chsh(
     angle_pairs = ((a, b), (a, b2), (a2, b), (a2, b2))
     correlators = tuple(
         SettingCorrelator(
-            a=float(pa), b=float(pb), sign=int(CHSH_SIGNS[i]), n=int(n[i]),
-            counts=tuple(int(c) for c in counts[i]), E=float(E[i]), stderr=float(se[i]),
+            a=float(pa),
+            b=float(pb),
+            sign=int(CHSH_SIGNS[i]),
+            n=int(n[i]),
+            counts=tuple(int(c) for c in counts[i]),
+            E=float(E[i]),
+            stderr=float(se[i]),
             E_raw=float(E_raw[i]),
         )
         for i, (pa, pb) in enumerate(angle_pairs)
@@ -416,12 +430,28 @@ def run_chsh(
         key = "predicted_S_mitigated" if confusion is not None else "predicted_S"
         prediction = float(info.get(key, info["predicted_S"]))
     return ChshResult(
-        state=state, angles=(a, a2, b, b2), shots=shots, settings=settings, noise=noise,
-        engine_info=info, correlators=correlators, S=S, S_stderr=S_stderr,
-        z_score=float(z), p_value=p_normal, log10_p_value=log10_p_normal, S_raw=S_raw,
-        S_raw_stderr=S_raw_stderr, mitigated=confusion is not None, orientation=orientation,
-        wins=wins, win_fraction=wins / shots, p_value_rigorous=p_rig, log10_p_value_rigorous=log10_p_rig,
-        p_value_hoeffding=p_hoeff, rigorous_assumption=assumption,
+        state=state,
+        angles=(a, a2, b, b2),
+        shots=shots,
+        settings=settings,
+        noise=noise,
+        engine_info=info,
+        correlators=correlators,
+        S=S,
+        S_stderr=S_stderr,
+        z_score=float(z),
+        p_value=p_normal,
+        log10_p_value=log10_p_normal,
+        S_raw=S_raw,
+        S_raw_stderr=S_raw_stderr,
+        mitigated=confusion is not None,
+        orientation=orientation,
+        wins=wins,
+        win_fraction=wins / shots,
+        p_value_rigorous=p_rig,
+        log10_p_value_rigorous=log10_p_rig,
+        p_value_hoeffding=p_hoeff,
+        rigorous_assumption=assumption,
         predicted_S=prediction,
     )
 
@@ -469,11 +499,23 @@ class ChshSweep:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (arrays become lists)."""
         data: dict[str, Any] = {
-            "state": self.state, "shots": self.shots, "noise": self.noise.to_dict(),
-            "engine": self.engine_info.get("engine"), "engine_info": dict(self.engine_info),
+            "state": self.state,
+            "shots": self.shots,
+            "noise": self.noise.to_dict(),
+            "engine": self.engine_info.get("engine"),
+            "engine_info": dict(self.engine_info),
         }
-        for name in ("thetas", "correlators", "correlator_stderr", "S1", "S1_stderr", "S2",
-                     "S2_stderr", "S1_theory", "S2_theory"):
+        for name in (
+            "thetas",
+            "correlators",
+            "correlator_stderr",
+            "S1",
+            "S1_stderr",
+            "S2",
+            "S2_stderr",
+            "S1_theory",
+            "S2_theory",
+        ):
             data[name] = np.asarray(getattr(self, name)).tolist()
         return data
 
@@ -517,7 +559,17 @@ def chsh_sweep(
     theory = np.asarray(predicted_correlator(state, a, b, noise)).reshape(-1, 4)
     error = np.sqrt(np.sum(se**2, axis=1))
     return ChshSweep(
-        state=state, thetas=thetas, shots=shots, noise=noise, engine_info=dict(engine.info()),
-        correlators=E, correlator_stderr=se, S1=E @ CHSH_SIGNS, S1_stderr=error,
-        S2=E @ S2_SIGNS, S2_stderr=error, S1_theory=theory @ CHSH_SIGNS, S2_theory=theory @ S2_SIGNS,
+        state=state,
+        thetas=thetas,
+        shots=shots,
+        noise=noise,
+        engine_info=dict(engine.info()),
+        correlators=E,
+        correlator_stderr=se,
+        S1=E @ CHSH_SIGNS,
+        S1_stderr=error,
+        S2=E @ S2_SIGNS,
+        S2_stderr=error,
+        S1_theory=theory @ CHSH_SIGNS,
+        S2_theory=theory @ S2_SIGNS,
     )

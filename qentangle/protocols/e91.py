@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from qentangle.distill.finite_key import device_independent_phase_error
 from qentangle.engines import Engine
 from qentangle.errors import check_choice, check_range
 from qentangle.noise import NoiseConfig
@@ -154,9 +155,15 @@ def run_e91(
     abort_reason = None
     if not s_z >= s_sigmas:
         abort_reason = f"S = {s_raw:.3f} +- {s_raw_err:.3f} is not {s_sigmas:g} standard errors above 2"
-    key = finish_key(session, alice.key(), bob.key(), options, abort_reason=abort_reason, chsh_s=s_value)
+    # E91 never measures the conjugate of its key bases, so the key's own errors cannot bound
+    # Eve's information; S does (Acin et al. 2007), at its lower confidence bound.
+    s_low = _s_lower_bound(alice_counts, s_raw, options.eps_sec)
+    floor = (device_independent_phase_error(s_low), device_independent_phase_error(s_raw))
+    key = finish_key(session, alice.key(), bob.key(), options, abort_reason=abort_reason, phase_floor=floor)
     return E91Result(
-        run=RunSummary.of("e91", session, state, attacks, key, ALICE_ANGLES[1]),
+        run=RunSummary.of(
+            "e91", session, state, attacks, key, [(ALICE_ANGLES[i], 1.0) for i, _ in KEY_PAIRS]
+        ),
         sifted_bits=int(sum(part.size for part in alice.key_parts)),
         test_rounds=int(alice_counts.sum()),
         S=s_value,
@@ -170,6 +177,15 @@ def run_e91(
         ),
         s_sigmas=s_sigmas,
     )
+
+
+def _s_lower_bound(counts: np.ndarray, s_value: float, eps: float) -> float:
+    """Hoeffding lower confidence bound on S: each correlator (in [-1, 1], n_i rounds) deviates
+    by more than sqrt(2 ln(4/eps) / n_i) with probability at most eps/4."""
+    n = counts.sum(axis=1)
+    if np.any(n == 0):
+        return -math.inf
+    return s_value - float(np.sum(np.sqrt(2 * math.log(4 / eps) / n)))
 
 
 def _chsh_from_counts(counts: np.ndarray, orientation: float, confusion) -> tuple[np.ndarray, float, float]:

@@ -64,9 +64,7 @@ class Endpoint:
             self.settings = self.rng.integers(0, k, count, dtype=np.uint8)
         else:
             cumulative = np.cumsum(self.probabilities)[:-1]
-            self.settings = np.searchsorted(cumulative, self.rng.random(count), side="right").astype(
-                np.uint8
-            )
+            self.settings = np.searchsorted(cumulative, self.rng.random(count), side="right").astype(np.uint8)
         return self.settings
 
     def detect(self, bits: np.ndarray) -> None:

@@ -105,6 +105,8 @@ class KeyOutcome:
             chain = self.distillation.to_dict()
             # The chain's own input size is the key after estimation, not the protocol's sifting.
             chain["distilled_bits"] = chain.pop("sifted_bits")
+            chain["distill_messages"] = chain.pop("messages")
+            chain["distill_auth_key_bits"] = chain.pop("auth_key_bits_used")
             chain.pop("aborted"), chain.pop("abort_reason")
             data.update(chain)
         data.update(aborted=self.aborted, abort_reason=self.abort_reason)
@@ -118,23 +120,36 @@ def finish_key(
     options: KeyOptions,
     *,
     abort_reason: str | None = None,
+    sample: ErrorSample | None = None,
     phase_sample: ErrorSample | None = None,
-    chsh_s: float | None = None,
+    phase_floor: tuple[float, float] | None = None,
 ) -> KeyOutcome:
-    """Estimate the QBER on a disclosed sample, apply the abort rule, then distil.
+    """Estimate the QBER, apply the abort rules, then distil.
 
-    ``phase_sample`` (BBM92) holds the bit errors observed in the other basis, which bound the
-    key's phase error; otherwise the key's own sample bounds it (basis symmetry of E91).
+    Without ``sample``, a random sample of the key is disclosed here (and removed); with it, the
+    keys given are what is left after the caller disclosed ``sample``. The phase error is
+    bounded from ``phase_sample`` (BBM92: the other basis) or else from the key's own sample
+    (basis symmetry), and never below ``phase_floor = (bound, estimate)`` when given (E91: the
+    bound from S, see :func:`qentangle.distill.finite_key.device_independent_phase_error`).
     """
-    if alice_key.size < 2:
-        reason = abort_reason or f"only {alice_key.size} sifted bits: too few to estimate the QBER"
-        return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason, None, options.eps_sec, options.eps_cor)
-    size = sample_size_for(alice_key.size, options.sample_fraction)
-    sample, alice_rest, bob_rest = estimate_qber(
-        alice_key, bob_key, session.channel, sample_size=size, rng_alice=session.alice.rng
-    )
-    qber_upper = phase_error_bound(sample, alice_rest.size, options.eps_sec)
-    phase_upper = phase_error_bound(phase_sample or sample, alice_rest.size, options.eps_sec)
+    if sample is None:
+        if alice_key.size < 2:
+            reason = abort_reason or f"only {alice_key.size} sifted bits: too few to estimate the QBER"
+            return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason, None, options.eps_sec, options.eps_cor)
+        size = sample_size_for(alice_key.size, options.sample_fraction)
+        sample, alice_key, bob_key = estimate_qber(
+            alice_key, bob_key, session.channel, sample_size=size, rng_alice=session.alice.rng
+        )
+    if alice_key.size < 1:
+        reason = abort_reason or "no key bits left after estimation"
+        return KeyOutcome(
+            sample.rate, 1.0, sample.size, 0.5, True, reason, None, options.eps_sec, options.eps_cor
+        )
+    qber_upper = phase_error_bound(sample, alice_key.size, options.eps_sec)
+    phase_upper = phase_error_bound(phase_sample or sample, alice_key.size, options.eps_sec)
+    floored = phase_floor is not None and phase_floor[0] > phase_upper
+    if floored:
+        phase_upper = phase_floor[0]
     if abort_reason is None and qber_upper > options.qber_abort:
         abort_reason = f"QBER upper bound {qber_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
     if abort_reason is None and phase_upper > options.qber_abort:
@@ -143,7 +158,27 @@ def finish_key(
         )
     distillation = None
     if abort_reason is None and options.distill:
-        distillation = _distill(session, alice_rest, bob_rest, options, sample, phase_sample or sample)
+        from qentangle.distill.chain import distill
+
+        phase = (
+            {"phase_error": phase_upper, "phase_error_estimate": max(phase_floor[1], sample.rate)}
+            if floored
+            else {"phase_sample": phase_sample}
+        )
+        distillation = distill(
+            alice_key,
+            bob_key,
+            session.channel,
+            ec=options.ec,
+            eps_sec=options.eps_sec,
+            eps_cor=options.eps_cor,
+            sample_fraction=0.0,
+            disclosed_sample=sample,
+            max_qber=options.qber_abort,
+            rng_alice=session.alice.rng,
+            rng_bob=session.bob.rng,
+            **phase,
+        )
         if distillation.aborted:
             abort_reason = distillation.abort_reason
     return KeyOutcome(
@@ -206,28 +241,3 @@ def finish_key_two_basis(
         eps_cor=options.eps_cor,
     )
     return outcome, per_basis
-
-
-def _distill(session, alice_key, bob_key, options, sample, phase_sample):
-    """The distillation chain on the bits left after estimation.
-
-    The chain bounds the phase error from ``phase_sample`` exactly as :func:`finish_key` did
-    for its abort rule (same population, same ``eps_sec``), and keeps the observed rate for the
-    asymptotic key length.
-    """
-    from qentangle.distill.chain import distill
-
-    return distill(
-        alice_key,
-        bob_key,
-        session.channel,
-        ec=options.ec,
-        eps_sec=options.eps_sec,
-        eps_cor=options.eps_cor,
-        sample_fraction=0.0,
-        qber_hint=sample.rate,
-        phase_sample=phase_sample,
-        max_qber=options.qber_abort,
-        rng_alice=session.alice.rng,
-        rng_bob=session.bob.rng,
-    )

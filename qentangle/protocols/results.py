@@ -25,6 +25,7 @@ class RunSummary:
     noise: dict[str, Any]
     attack: str
     eve_information: float
+    """Eve's information per key bit, averaged over the key bases (bits)."""
     key: KeyOutcome
     elapsed_s: float
     transcript_messages: int
@@ -38,9 +39,19 @@ class RunSummary:
         state: str,
         attacks: Sequence[CircuitStage],
         key: KeyOutcome,
-        key_angle: float,
+        key_angles: Sequence[tuple[float, float]],
     ) -> RunSummary:
-        """Collect the summary at the end of a run (Eve's information at Alice's key angle)."""
+        """Collect the summary at the end of a run.
+
+        ``key_angles`` lists Alice's key-basis angles with their share of the key; Eve's
+        information is averaged over them.
+        """
+        information = 0.0
+        if attacks:
+            total = sum(weight for _, weight in key_angles) or 1.0
+            information = (
+                sum(weight * eve_information(session.setup, angle) for angle, weight in key_angles) / total
+            )
         return cls(
             protocol=protocol,
             pairs=session.pairs,
@@ -48,7 +59,7 @@ class RunSummary:
             engine=session.engine.info(),
             noise=session.noise_summary(),
             attack=describe_attacks(attacks),
-            eve_information=eve_information(session.setup, key_angle) if attacks else 0.0,
+            eve_information=information,
             key=key,
             elapsed_s=session.elapsed_s,
             transcript_messages=len(session.channel.transcript),

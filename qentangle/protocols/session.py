@@ -97,15 +97,15 @@ class Session:
 
 def open_session(
     *,
-    pairs: int | None,
-    schedule: Schedule | None,
-    state: str,
-    noise: NoiseConfig | None,
-    attacks: Sequence[CircuitStage],
-    engine: str | Engine,
-    seed: SeedLike,
     angles_alice: Sequence[float],
     angles_bob: Sequence[float],
+    pairs: int | None = None,
+    schedule: Schedule | None = None,
+    state: str = "phi+",
+    noise: NoiseConfig | None = None,
+    attacks: Sequence[CircuitStage] = (),
+    engine: str | Engine = "exact",
+    seed: SeedLike = None,
     probabilities_alice: Sequence[float] | None = None,
     probabilities_bob: Sequence[float] | None = None,
 ) -> Session:

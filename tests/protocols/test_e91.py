@@ -84,3 +84,22 @@ def test_correlators_and_counts_are_reported():
 def test_unknown_states_are_rejected(bad):
     with pytest.raises(ValidationError, match="state"):
         run_e91(1000, state=bad)
+
+
+@pytest.mark.parametrize("strength", [0.3, 0.6, 1.0])
+@pytest.mark.parametrize("basis", [math.pi / 4, math.pi / 2])
+def test_key_never_exceeds_what_eve_leaves_under_a_key_basis_attack(strength, basis):
+    """A probe aimed at one key basis leaves the key's own errors low; S must still bound Eve.
+
+    Devetak-Winter: at most n (1 - chi) - leaked of n reconciled bits are secret, chi being
+    Eve's Holevo information per key bit (computed from the density matrix).
+    """
+    from qentangle.protocols.attacks import EntanglingProbe
+
+    result = run_e91(400_000, seed=4, attacks=(EntanglingProbe(strength, "bob", basis),))
+    data = result.to_dict()
+    if result.aborted:
+        assert data["final_key_bits"] == 0
+        return
+    ceiling = data["reconciled_bits"] * (1 - result.eve_information) - data["leaked_bits"]
+    assert data["final_key_bits"] <= ceiling
