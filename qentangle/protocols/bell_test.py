@@ -22,7 +22,7 @@ from scipy import stats
 
 from qentangle.engines import Engine
 from qentangle.noise import NoiseConfig
-from qentangle.protocols.chsh import CHSH_SIGNS, chsh_game_p_values, correlator_stats
+from qentangle.protocols.chsh import CHSH_SIGNS, chsh_game_p_values, chsh_game_wins, correlator_stats
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
 from qentangle.states import optimal_chsh_angles
@@ -104,9 +104,7 @@ def run_bell_test(
     s_value = float(CHSH_SIGNS @ correlators)
     s_err = float(math.sqrt(np.sum(errors**2)))
     z = (s_value - 2.0) / s_err if s_err > 0 else math.nan
-    # CHSH game: win = equal outcomes on the + pairs, different outcomes on the - pair.
-    equal = counts[:, 0] + counts[:, 3]
-    wins = int(np.sum(np.where(CHSH_SIGNS > 0, equal, counts.sum(axis=1) - equal)))
+    wins = chsh_game_wins(counts)
     p_rigorous = chsh_game_p_values(wins, int(counts.sum()))[0]
     channel.send("alice", "chsh/S", {"S": s_value, "S_stderr": s_err})
     return BellTestResult(

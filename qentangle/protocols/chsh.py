@@ -308,6 +308,19 @@ def correlator_stats(
     return E, np.sqrt(np.clip(variance, 0.0, None))
 
 
+def chsh_game_wins(counts: np.ndarray, signs: np.ndarray = CHSH_SIGNS) -> int:
+    """Rounds won in the CHSH game: equal outcomes on + pairs, different outcomes on - pairs.
+
+    ``counts[i]`` holds the outcome counts (codes 00, 01, 10, 11) of setting pair ``i``.
+
+    >>> chsh_game_wins(np.array([[4, 1, 0, 5], [1, 4, 4, 1], [5, 0, 0, 5], [3, 1, 1, 5]]))
+    35
+    """
+    counts = np.asarray(counts)
+    equal = counts[:, 0] + counts[:, 3]
+    return int(np.sum(np.where(np.asarray(signs) > 0, equal, counts.sum(axis=1) - equal)))
+
+
 def chsh_game_p_values(wins: int, rounds: int) -> tuple[float, float, float]:
     """(p_binomial, log10 p_binomial, p_hoeffding) of ``wins`` in ``rounds`` CHSH games.
 
@@ -389,11 +402,7 @@ def run_chsh(
     # Orientation fixed before looking at data, from the noiseless prediction at these angles.
     orientation = -1 if predicted_S(state, (a, a2, b, b2)) < 0 else 1
     signs = orientation * CHSH_SIGNS
-    wins = int(
-        np.sum(
-            np.where(signs[:, None] > 0, counts[:, [0, 3]].sum(1)[:, None], counts[:, [1, 2]].sum(1)[:, None])
-        )
-    )
+    wins = chsh_game_wins(counts, signs)
     p_rig, log10_p_rig, p_hoeff = chsh_game_p_values(wins, shots)
 
     confusion = engine.readout_confusion()
