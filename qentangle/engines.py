@@ -165,9 +165,7 @@ class ExactEngine(Engine):
 
     def sample(self, setup, pairs, shots, rng):
         probabilities = self.distributions(setup, pairs)
-        return [
-            draw_codes(np.cumsum(p)[:3], n, rng) for p, n in zip(probabilities, shots, strict=True)
-        ]
+        return [draw_codes(np.cumsum(p)[:3], n, rng) for p, n in zip(probabilities, shots, strict=True)]
 
     def outcomes(self, setup, angles_a, angles_b, setting_a, setting_b, rng):
         # Thresholds are the cumulative probabilities on a 2^-32 grid (bias <= 2.4e-10 per
@@ -203,13 +201,7 @@ class ShotsEngine(Engine):
         if setup.noise.has_readout_error:
             options["backend_options"]["noise_model"] = _readout_noise_model(setup)
         sampler = SamplerV2(seed=child_seed(rng), options=options)
-        wanted = [i for i, n in enumerate(shots) if n > 0]
-        pubs = [(pair_circuit(setup, *pairs[i], measure=True), None, int(shots[i])) for i in wanted]
-        result = sampler.run(pubs).result() if pubs else []
-        drawn = [np.zeros(0, dtype=np.uint8) for _ in shots]
-        for i, pub_result in zip(wanted, result, strict=True):
-            drawn[i] = codes_from_counts(pub_result.data.meas.array[:, 0])
-        return drawn
+        return _sample_pubs(sampler, setup, pairs, shots)
 
 
 class StatevectorEngine(Engine):
@@ -226,13 +218,20 @@ class StatevectorEngine(Engine):
                 "or use engine='exact' or 'shots'"
             )
         sampler = StatevectorSampler(seed=np.random.default_rng(child_seed(rng)))
-        wanted = [i for i, n in enumerate(shots) if n > 0]
-        pubs = [(pair_circuit(setup, *pairs[i], measure=True), None, int(shots[i])) for i in wanted]
-        result = sampler.run(pubs).result() if pubs else []
-        drawn = [np.zeros(0, dtype=np.uint8) for _ in shots]
-        for i, pub_result in zip(wanted, result, strict=True):
-            drawn[i] = codes_from_counts(pub_result.data.meas.array[:, 0])
-        return drawn
+        return _sample_pubs(sampler, setup, pairs, shots)
+
+
+def _sample_pubs(
+    sampler, setup: PairSetup, pairs: Sequence[SettingPair], shots: Sequence[int]
+) -> list[np.ndarray]:
+    """Run one pub per setting pair with its own shot count on a V2 sampler; decode the codes."""
+    wanted = [i for i, n in enumerate(shots) if n > 0]
+    pubs = [(pair_circuit(setup, *pairs[i], measure=True), None, int(shots[i])) for i in wanted]
+    result = sampler.run(pubs).result() if pubs else []
+    drawn = [np.zeros(0, dtype=np.uint8) for _ in shots]
+    for i, pub_result in zip(wanted, result, strict=True):
+        drawn[i] = codes_from_counts(pub_result.data.meas.array[:, 0])
+    return drawn
 
 
 def _readout_noise_model(setup: PairSetup) -> NoiseModel:

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from protocol_stats import within
 
 from qentangle.distill.estimate import binary_entropy
 from qentangle.errors import ValidationError
@@ -15,12 +16,6 @@ from qentangle.protocols.keying import KeyOptions
 SEEDS = (11, 12, 13)
 PAIRS = 200_000
 ESTIMATE_ONLY = KeyOptions(distill=False, sample_fraction=0.2)
-
-
-def within(observed: float, expected: float, n: int, sigmas: float = 4.0) -> bool:
-    """|observed - expected| within ``sigmas`` binomial standard errors (n trials)."""
-    se = math.sqrt(max(expected * (1 - expected), 1.0 / n) / n)
-    return abs(observed - expected) <= sigmas * se
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from protocol_stats import within
 
 from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
@@ -16,17 +17,12 @@ TSIRELSON = 2 * math.sqrt(2)
 ESTIMATE_ONLY = KeyOptions(distill=False, sample_fraction=0.2)
 
 
-def qber_within(observed: float, expected: float, n: int, sigmas: float = 4.0) -> bool:
-    se = math.sqrt(max(expected * (1 - expected), 1.0 / n) / n)
-    return abs(observed - expected) <= sigmas * se
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("p", [0.0, 0.1, 0.25])
 def test_depolarizing_scales_s_and_qber(seed, p):
     result = run_e91(PAIRS, noise=NoiseConfig(depolarizing=p), seed=seed, key_options=ESTIMATE_ONLY)
     assert abs(result.S - TSIRELSON * (1 - p)) <= 4 * result.S_stderr
-    assert qber_within(result.qber, p / 2, result.key.sample_size)
+    assert within(result.qber, p / 2, result.key.sample_size)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -43,7 +39,7 @@ def test_misalignment_rotates_bob_by_twice_the_angle(seed):
     result = run_e91(PAIRS, noise=NoiseConfig(misalignment_b_deg=theta), seed=seed, key_options=ESTIMATE_ONLY)
     phi = 2 * math.radians(theta)
     assert abs(result.S - TSIRELSON * math.cos(phi)) <= 4 * result.S_stderr
-    assert qber_within(result.qber, math.sin(phi / 2) ** 2, result.key.sample_size)
+    assert within(result.qber, math.sin(phi / 2) ** 2, result.key.sample_size)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -51,7 +47,7 @@ def test_misalignment_rotates_bob_by_twice_the_angle(seed):
 def test_full_intercept_resend_gives_root_two_and_aborts(seed, arm):
     result = run_e91(PAIRS, attacks=(InterceptResend(1.0, arm),), seed=seed, key_options=ESTIMATE_ONLY)
     assert abs(result.S - math.sqrt(2)) <= 4 * result.S_stderr
-    assert qber_within(result.qber, 0.25, result.key.sample_size)
+    assert within(result.qber, 0.25, result.key.sample_size)
     assert result.aborted and "standard errors above 2" in result.key.abort_reason
 
 
