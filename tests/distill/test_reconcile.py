@@ -41,9 +41,50 @@ def test_cascade_leaves_no_copy_of_alice_key_in_outcome_repr(make_pair):
 
 
 def test_block_sizes_validation():
-    assert block_sizes(0.05, 1000, 3) == [20, 60, 500]
+    assert block_sizes(0.05, 1000, 3) == [20, 60, 250]  # later passes: 4 blocks of ~n/4
     with pytest.raises(ValidationError, match="qber"):
         block_sizes(0.7, 1000)
+
+
+@pytest.mark.parametrize("n", [2, 5, 63, 64, 1001])
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.int64])
+def test_cascade_small_keys_and_dtypes(n, dtype):
+    """Plain blocks below 64 bits, random 4-way blocks from 64 bits; Bob's dtype is kept."""
+    rng = np.random.default_rng(n)
+    a = rng.integers(0, 2, n).astype(dtype)
+    b = a.copy()
+    b[rng.choice(n, size=max(1, n // 20), replace=False)] ^= dtype(1)
+    ch = ClassicalChannel.with_random_key(rng)
+    out = cascade_reconcile(a, b, ch, qber=0.05, rng_alice=rng)
+    assert out.bob_key.dtype == np.dtype(dtype)
+    assert np.array_equal(out.bob_key, a)
+    assert out.corrected_bits == int(np.count_nonzero(a != b))
+    assert out.leaked_bits == ch.disclosed_bits
+
+
+def test_cascade_explicit_sizes_and_hidden_pairs():
+    """``sizes`` overrides the schedule; a pair of errors hidden by both small passes is
+    found by the later passes of 4 random blocks."""
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 2, 4000, dtype=np.uint8)
+    b = a ^ (rng.random(4000) < 0.03).astype(np.uint8)
+    for sizes in ([1], [7, 10**9, 3], [4000, 2000, 1]):
+        ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+        out = cascade_reconcile(a, b, ch, qber=0.03, rng_alice=rng, sizes=sizes)
+        assert np.array_equal(out.bob_key, a) and out.block_sizes == tuple(sizes)
+    # a pair of errors: at qber ~ 0 both small passes have 2 blocks of n/2, so the pair
+    # stays hidden in about 1 run of 4; the 6 later 4-block passes then find it
+    b = a.copy()
+    b[[10, 3000]] ^= 1
+    hidden = 0
+    for _ in range(40):
+        ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+        out = cascade_reconcile(a, b, ch, qber=0.0, rng_alice=rng, passes=2)
+        hidden += not np.array_equal(out.bob_key, a)
+        ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+        out = cascade_reconcile(a, b, ch, qber=0.0, rng_alice=rng)
+        assert np.array_equal(out.bob_key, a) and out.corrected_bits == 2
+    assert hidden >= 3
 
 
 def test_cascade_no_errors_costs_only_block_parities(make_pair):
