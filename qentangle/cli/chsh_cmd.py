@@ -114,12 +114,20 @@ def _p(value: float, log10: float) -> str:
     return f"10^{log10:.1f}" if math.isfinite(log10) else "0"
 
 
+def _noise_line(result: Any) -> str:
+    info = result.engine_info
+    if "backend" in info:
+        qubits = ",".join(str(q) for q in info.get("qubits", []))
+        return f"noise: the device's own ({info['backend']}, qubits {qubits})"
+    return f"noise: {result.noise.describe()}"
+
+
 def format_report(result: Any) -> str:
     """A readable plain-text report of a :class:`~qentangle.protocols.chsh.ChshResult`."""
     lines = [
         f"CHSH test of {result.state}  ({result.engine} engine, {result.shots} rounds, "
         f"{result.settings} settings)",
-        f"noise: {result.noise.describe()}",
+        _noise_line(result),
         "",
         f"  {'a':>8} {'b':>8} {'sign':>4} {'N':>9} {'E':>9} {'± stderr':>9}",
     ]
