@@ -4,7 +4,7 @@ import pytest
 from qentangle.channel import ClassicalChannel
 from qentangle.distill.cascade import block_sizes, cascade_reconcile
 from qentangle.distill.estimate import binary_entropy
-from qentangle.distill.ldpc_ec import ldpc_reconcile
+from qentangle.distill.ldpc_ec import ldpc_reconcile, parity_check_matrix
 from qentangle.errors import ValidationError
 
 
@@ -109,3 +109,44 @@ def test_ldpc_corrects_and_counts_leak(make_pair):
     assert 0.0 <= out.frame_error_rate <= 1.0
     with pytest.raises(ValidationError, match="frame_bits"):
         ldpc_reconcile(a, b, ch, qber=0.03, rng_alice=rng, frame_bits=3)
+
+
+@pytest.mark.parametrize(("q", "f_max"), [(0.01, 1.35), (0.03, 1.25), (0.05, 1.2)])
+def test_ldpc_efficiency_and_kept_keys_identical(q, f_max, make_pair):
+    """One 4e4-bit frame; the f <= 1.20 goal for >= 1e5 bits is shown by the benchmark."""
+    rng = np.random.default_rng(int(q * 1000) + 1)
+    a, b = make_pair(rng, 40_000, q)
+    ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+    out = ldpc_reconcile(a, b, ch, qber=q, rng_alice=rng)
+    assert out.frames == 1 and out.frame_error_rate == 0.0
+    assert np.array_equal(out.bob_key, a)
+    assert out.corrected_bits == int(np.count_nonzero(a != b))
+    f = out.leaked_bits / (a.size * binary_entropy(np.mean(a != b)))
+    assert 1.0 < f <= f_max
+
+
+def test_ldpc_retries_reveal_counted_bits_when_qber_underestimated(make_pair):
+    rng = np.random.default_rng(3)
+    a, b = make_pair(rng, 20_000, 0.045)
+    ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+    out = ldpc_reconcile(a, b, ch, qber=0.03, rng_alice=rng, frame_bits=10_000)
+    assert out.retries >= 1 and out.first_try_frame_error_rate > 0
+    assert np.array_equal(out.bob_key[out.kept], a[out.kept])
+    assert out.leaked_bits == ch.disclosed_bits == sum(m.disclosed_bits for m in ch.transcript)
+    assert ch.disclosed_bits_of("ldpc/revealed-bits") > 0
+
+
+def test_ldpc_no_retry_frames_discarded_publicly(make_pair):
+    rng = np.random.default_rng(4)
+    a, b = make_pair(rng, 8_000, 0.08)
+    ch = ClassicalChannel.with_random_key(rng)
+    out = ldpc_reconcile(a, b, ch, qber=0.01, rng_alice=rng, frame_bits=4000, max_retries=0)
+    assert out.failed_frames == 2 and not out.kept.any() and out.frame_error_rate == 1.0
+
+
+def test_parity_check_matrix_is_deterministic_binary_and_cached():
+    h = parity_check_matrix(5000, 700, 11)
+    assert h is parity_check_matrix(5000, 700, 11)
+    assert (h != parity_check_matrix(5000, 700, 12)).nnz > 0
+    assert h.shape == (700, 5000) and set(np.unique(h.data)) == {1}
+    assert int(h.sum(axis=0).min()) >= 2
