@@ -107,15 +107,15 @@ def run_bbm92(
         probabilities_alice=probabilities,
         probabilities_bob=probabilities,
     )
-    alice, bob, channel = session.alice, session.bob, session.channel
+    alice, bob = session.alice, session.bob
     # Bob flips his bit in a basis where the ideal state is anti-correlated (known to both).
     flips = np.array([ideal_correlator(state, b, b) < 0 for b in BASES], dtype=np.uint8)
     alice_parts: dict[int, list[np.ndarray]] = {0: [], 1: []}
     bob_parts: dict[int, list[np.ndarray]] = {0: [], 1: []}
 
-    for size in session.stream(chunk, progress=progress, label="bbm92"):
-        bob_view = np.unpackbits(channel.send("alice", "sift/bases", np.packbits(alice.settings)), count=size)
-        alice_view = np.unpackbits(channel.send("bob", "sift/bases", np.packbits(bob.settings)), count=size)
+    for _ in session.stream(chunk, progress=progress, label="bbm92"):
+        bob_view = session.announce_settings("alice")
+        alice_view = session.announce_settings("bob")
         for basis in (0, 1):
             alice_parts[basis].append(alice.bits[(alice.settings == basis) & (alice_view == basis)])
             kept = bob.bits[(bob.settings == basis) & (bob_view == basis)]

@@ -94,9 +94,7 @@ def run_bell_test(
     alice, bob, channel = session.alice, session.bob, session.channel
     counts = np.zeros((4, 4), dtype=np.int64)  # Alice's tally: [setting pair, outcome code]
     for size in session.stream(chunk, progress=progress, label="chsh"):
-        bob_settings = np.unpackbits(
-            channel.send("bob", "chsh/settings", np.packbits(bob.settings)), count=size
-        )
+        bob_settings = session.announce_settings("bob", "chsh/settings")
         bob_bits = np.unpackbits(channel.send("bob", "chsh/outcomes", np.packbits(bob.bits)), count=size)
         pair = 2 * alice.settings.astype(np.intp) + bob_settings
         counts += np.bincount(pair * 4 + 2 * alice.bits + bob_bits, minlength=16).reshape(4, 4)

@@ -27,11 +27,6 @@ from qentangle.errors import check_choice, check_range
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
 from qentangle.protocols.chsh import correlator_stats
-from qentangle.protocols.endpoints import (
-    bits_per_setting,
-    pack_settings,
-    unpack_settings,
-)
 from qentangle.protocols.keying import KeyOptions, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
@@ -120,17 +115,12 @@ def run_e91(
         angles_bob=bob_angles,
     )
     alice, bob, channel = session.alice, session.bob, session.channel
-    width = bits_per_setting(3)
     alice_counts = np.zeros((4, 4), dtype=np.int64)  # Alice's tally of the test rounds
 
-    for size in session.stream(chunk, progress=progress, label="e91"):
+    for _ in session.stream(chunk, progress=progress, label="e91"):
         # Public discussion: settings cross the channel, each side derives the same masks.
-        bob_settings = unpack_settings(
-            channel.send("alice", "sift/settings", pack_settings(alice.settings, width)), width, size
-        )
-        alice_view_of_bob = unpack_settings(
-            channel.send("bob", "sift/settings", pack_settings(bob.settings, width)), width, size
-        )
+        bob_settings = session.announce_settings("alice")
+        alice_view_of_bob = session.announce_settings("bob")
         a_key, a_test = _masks(alice.settings, alice_view_of_bob)
         b_key, b_test = _masks(bob_settings, bob.settings)
         alice.key_parts.append(alice.bits[a_key])

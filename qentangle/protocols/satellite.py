@@ -133,6 +133,7 @@ def run_pass(
     if not schedule:
         raise ValidationError(f"scenario {scenario.name!r}: no coincidence was detected during the pass")
     config = scenario.protocol
+    link = slices.summary(config.p_z if config.kind == "bbm92" else None)
     common = dict(schedule=schedule, state=slices.state, engine=engine, seed=protocol_seed, progress=progress)
     if config.kind == "chsh":
         from qentangle.protocols.bell_test import run_bell_test
@@ -144,7 +145,7 @@ def run_pass(
             eps_sec=config.eps_sec,
             eps_cor=config.eps_cor,
             estimation=config.resolved_estimation,
-            qber_hint=float(np.clip(slices.summary(None)["qber"], 0.001, 0.5)),
+            qber_hint=float(np.clip(link["qber"], 0.001, 0.5)),
         )
         if config.kind == "bbm92":
             from qentangle.protocols.bbm92 import run_bbm92
@@ -157,7 +158,7 @@ def run_pass(
     return PassResult(
         scenario=scenario.name,
         kind=config.kind,
-        link=slices.summary(config.p_z if config.kind == "bbm92" else None),
+        link=link,
         protocol=result.to_dict(),
         elapsed_s=time.perf_counter() - started,
         slices=slices,

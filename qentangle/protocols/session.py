@@ -18,7 +18,15 @@ from qentangle.engines import Engine, ExactEngine, get_engine
 from qentangle.errors import ValidationError, check_positive_int
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage, PairSetup
-from qentangle.protocols.endpoints import DEFAULT_CHUNK, Endpoint, measure_chunk, progress_bar
+from qentangle.protocols.endpoints import (
+    DEFAULT_CHUNK,
+    Endpoint,
+    bits_per_setting,
+    measure_chunk,
+    pack_settings,
+    progress_bar,
+    unpack_settings,
+)
 from qentangle.rng import SeedLike, spawn_generators
 
 Schedule = Sequence[tuple[NoiseConfig, int]]
@@ -87,6 +95,16 @@ class Session:
                 endpoint.settings = np.concatenate([settings for settings, _ in own])
                 endpoint.detect(np.concatenate([bits for _, bits in own]))
         return sum(size for _, size in pieces)
+
+    def announce_settings(self, sender: str, kind: str = "sift/settings") -> np.ndarray:
+        """``sender`` announces this chunk's setting indices; return the other party's copy.
+
+        Settings are packed at the fewest bits per setting (1 for two settings, 2 for three).
+        """
+        endpoint = self.alice if sender == "alice" else self.bob
+        width = bits_per_setting(len(endpoint.angles))
+        packed = self.channel.send(sender, kind, pack_settings(endpoint.settings, width))
+        return unpack_settings(packed, width, endpoint.settings.size)
 
     def noise_summary(self) -> dict:
         """The noise of a one-segment run, or a note that it varies by segment."""
