@@ -23,10 +23,12 @@ def test_raw_S_lies_inside_the_predicted_band(chsh_on_fake):
     assert 2.0 < S_raw < TSIRELSON
 
 
-def test_mitigation_moves_S_toward_tsirelson_and_into_its_band(chsh_on_fake):
+def test_mitigation_raises_S_into_its_band(chsh_on_fake):
+    # Readout flips only shrink the correlators, so undoing them raises S. Whether the mitigated
+    # value lands nearer to Tsirelson than the raw one is left to sampling noise: not asserted.
     prediction = chsh_on_fake["engine"].prediction()
     S, S_raw, stderr = chsh_on_fake["S"], chsh_on_fake["S_raw"], chsh_on_fake["stderr"]
-    assert abs(TSIRELSON - S) < abs(TSIRELSON - S_raw)
+    assert S > S_raw
     assert prediction.contains(S, stderr * 1.2, mitigated=True), (
         S,
         prediction.interval(stderr, mitigated=True),
@@ -91,7 +93,8 @@ def test_run_chsh_integration(manila_engine):
     info = result.engine_info
     prediction = manila_engine.prediction("phi+")
     assert prediction.contains(result.S_raw, result.S_raw_stderr)
-    assert abs(TSIRELSON - result.S) < abs(TSIRELSON - result.S_raw)
+    assert result.S > result.S_raw
+    assert prediction.contains(result.S, result.S_stderr, mitigated=True)
     assert info["backend"] == "fake_manila" and info["job_ids"]
 
 
