@@ -2,7 +2,8 @@
 
 Each command module exposes ``register(subparsers)``, which adds its parser and sets
 ``handler=function(args) -> int``. Errors a user can fix print one line on stderr and exit
-with status 2, never a traceback.
+with status 2, never a traceback; so does any ``OSError`` a command did not convert (the file
+and the reason, on one line).
 """
 
 from __future__ import annotations
@@ -70,6 +71,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader closed the pipe (e.g. `| head`): not an error; silence the final flush.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as error:
+        # Backstop: a file error that no command turned into a QentangleError.
+        sys.stderr.write(f"qentangle {args.command}: error: {_os_error_line(error)}\n")
+        return 2
+
+
+def _os_error_line(error: OSError) -> str:
+    """``reason: 'file'`` on one line, without the errno prefix."""
+    reason = error.strerror or type(error).__name__
+    names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    text = f"{reason}: {' -> '.join(repr(name) for name in names)}" if names else reason
+    return " ".join(text.split())
 
 
 if __name__ == "__main__":

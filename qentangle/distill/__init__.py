@@ -30,6 +30,7 @@ from qentangle.distill.finite_key import (
     device_independent_rate,
     finite_key_length,
     micius_example,
+    phase_error_failure,
     shor_preskill_rate,
     tlgr_key_length,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "hypergeometric_upper_errors",
     "micius_example",
     "phase_error_bound",
+    "phase_error_failure",
     "privacy_amplification",
     "serfling_mu",
     "shor_preskill_rate",

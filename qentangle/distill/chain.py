@@ -41,10 +41,15 @@ from qentangle.distill.estimate import (
     ErrorSample,
     binary_entropy,
     estimate_qber,
+    hypergeometric_upper_errors,
     phase_error_bound,
     sample_size_for,
 )
-from qentangle.distill.finite_key import asymptotic_key_length, finite_key_length
+from qentangle.distill.finite_key import (
+    asymptotic_key_length,
+    finite_key_length,
+    secret_fraction,
+)
 from qentangle.distill.verify import tag_bits, verify_keys
 from qentangle.errors import (
     ProtocolAbort,
@@ -55,7 +60,9 @@ from qentangle.errors import (
 )
 
 EC_METHODS = ("cascade", "ldpc")
-MIN_KEY_BITS = 16
+# Error correction is tuned to the QBER estimate; LDPC's blind retries may disclose up to what
+# this upper confidence limit of the QBER needs (an efficiency setting, not a security one).
+EC_QBER_FAILURE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,11 @@ class DistillationResult:
 
     Lengths are in bits. ``leaked_bits = ec_leaked_bits + verification_bits`` is exactly the
     information disclosed on the channel during the run, and is what enters the key length.
-    ``keys_match`` and ``true_qber`` are *simulation diagnostics* (they compare both sides).
+    ``sifted_bits`` is the length of the keys given to the call; ``secret_fraction`` is
+    ``final_key_bits`` per sifted bit that entered the distillation: ``sifted_bits`` plus, when
+    the caller disclosed a sample of the same key beforehand (``disclosed_sample``), that
+    sample's size. ``keys_match`` and ``true_qber`` are *simulation diagnostics* (they compare
+    both sides).
     """
 
     sifted_bits: int
@@ -157,7 +168,10 @@ def distill(
         ``qber_hint`` (or the phase sample's rate) sets the error-correction parameters.
     phase_sample:
         BBM92: errors observed in the *other* basis; the phase error of the key is bounded from
-        it by random sampling (population = key bits + sample). Default: the key's own sample.
+        it by random sampling (population = key bits + sample). Default: the key's own sample,
+        which assumes basis symmetry (the key would show the same error rate in the conjugate
+        basis): true of a symmetric simulated source and channel, an unchecked assumption for
+        real data (use :func:`distill_two_basis` or a ``phase_sample`` there).
     phase_error:
         An upper bound on the phase-error rate already valid at ``eps_sec`` (used as given);
         ``phase_error_estimate`` is then its point estimate, for the asymptotic key length.
@@ -216,6 +230,7 @@ def distill(
         check_rng("rng_bob", rng_bob)
 
     run = _Run(channel, a_key.size, eps_sec, eps_cor, ec, bound)
+    run.sifted_total = a_key.size + (disclosed_sample.size if disclosed_sample is not None else 0)
 
     # 1. Parameter estimation on a disclosed random sample (removed from the key).
     sample: ErrorSample | None = None
@@ -243,33 +258,33 @@ def distill(
         run.phase_estimate = psample.rate
         run.phase_bound = phase_error_bound(psample, n, eps_sec, method=bound)
 
-    if sample is not None:
-        qber_ec = sample.rate
+    # QBER that tunes error correction, and an upper confidence limit for LDPC's retry budget.
+    observed = sample if sample is not None else (phase_sample if qber_hint is None else None)
+    if observed is not None:
+        qber_ec = observed.rate
+        upper = hypergeometric_upper_errors(observed.errors, observed.size, n, EC_QBER_FAILURE)
+        qber_ec_max = upper / n
     elif qber_hint is not None:
-        qber_ec = qber_hint
+        qber_ec, qber_ec_max = qber_hint, max_qber
     else:
-        qber_ec = phase_sample.rate if phase_sample is not None else float(phase_error or 0.0)
+        qber_ec = qber_ec_max = float(phase_error or 0.0)
     if qber_ec > max_qber:
         return run.abort(f"estimated QBER {qber_ec:.4f} exceeds max_qber={max_qber}", raise_on_abort)
     # Never tune EC for an exactly error-free channel estimate.
     qber_ec = max(qber_ec, 0.5 / sample.size if sample is not None else 0.0, 1e-3)
+    qber_ec_max = min(0.5, max(qber_ec, qber_ec_max))
 
-    # A cheap early exit: even an ideal error correction leaves no key.
-    ideal = finite_key_length(
-        n,
-        run.phase_bound,
-        math.ceil(n * binary_entropy(min(qber_ec, 0.5))) + tag_bits(eps_cor),
-        eps_sec,
-    )
-    if ideal < MIN_KEY_BITS:
+    # A cheap early exit: no key even if error correction disclosed nothing but the tag.
+    if finite_key_length(n, run.phase_bound, tag_bits(eps_cor), eps_sec) < 1:
         return run.abort("no positive finite key is possible at this block size and QBER", raise_on_abort)
 
     # 2. Error correction.
     a_key, b_key, _ = _correct(
-        run, a_key, b_key, channel, ec, qber_ec, rng_alice, cascade_passes, ldpc_frame_bits
+        run, a_key, b_key, channel, ec, (qber_ec, qber_ec_max), rng_alice, cascade_passes,
+        ldpc_frame_bits,
     )
-    if a_key.size < MIN_KEY_BITS:
-        return run.abort("error correction left too few bits", raise_on_abort)
+    if a_key.size == 0:
+        return run.abort("all LDPC frames failed to decode", raise_on_abort)
 
     # 3. Verification.
     before = channel.disclosed_bits
@@ -278,7 +293,9 @@ def distill(
     if not match:
         return run.abort("verification failed: reconciled keys differ", raise_on_abort)
 
-    # 4. Key length. Phase errors of the kept bits: the bound's count over n, spread on the kept.
+    # 4. Key length. Phase errors of the kept bits: the bound's count over all n bits, spread on
+    # the kept ones (never a count on the kept bits alone: discarding the LDPC frames that failed
+    # to decode keeps the low-error ones).
     phase_count = run.phase_bound * n
     phase_rate = min(0.5, phase_count / a_key.size)
     leaked = run.ec_leak + run.verify_bits
@@ -298,12 +315,17 @@ def _correct(
     b_key: np.ndarray,
     channel: ClassicalChannel,
     ec: str,
-    qber_ec: float,
+    qbers: tuple[float, float],
     rng_alice: np.random.Generator,
     cascade_passes: int,
     ldpc_frame_bits: int | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Error-correct Bob's key; return both kept keys and the mask of kept positions."""
+    """Error-correct Bob's key; return both kept keys and the mask of kept positions.
+
+    ``qbers = (estimate, upper)``: the estimate tunes the code; LDPC's blind retries may reveal
+    up to what ``upper`` needs before a frame is discarded.
+    """
+    qber_ec, qber_max = qbers
     before = channel.disclosed_bits
     if ec == "cascade":
         out = cascade_reconcile(
@@ -316,7 +338,8 @@ def _correct(
         from qentangle.distill.ldpc_ec import ldpc_reconcile
 
         lout = ldpc_reconcile(
-            a_key, b_key, channel, qber=qber_ec, rng_alice=rng_alice, frame_bits=ldpc_frame_bits
+            a_key, b_key, channel, qber=qber_ec, qber_max=qber_max, rng_alice=rng_alice,
+            frame_bits=ldpc_frame_bits,
         )
         run.frame_error_rate = lout.frame_error_rate
         kept = lout.kept
@@ -353,10 +376,16 @@ def distill_two_basis(
     knows where his errors were and announces the number of errors in each basis. Because each
     round's basis was chosen at random, the rounds of one basis are a random sample of all
     rounds, so the bit errors observed in one basis bound the *phase* errors of the other
-    (:func:`~qentangle.distill.estimate.phase_error_bound`, exact hypergeometric tail at the
-    failure probability TLGR assign to ``eps_sec``). The two bounds, weighted by the bases'
-    sizes, give the phase-error rate of the whole key that enters the finite-key length. This
-    is how the Micius 2020 experiment kept 372 of ~3400 sifted bits.
+    (:func:`~qentangle.distill.estimate.phase_error_bound`, exact hypergeometric tail). Both
+    bounds must hold together, so each gets half the failure probability TLGR assign to
+    ``eps_sec`` (:func:`~qentangle.distill.finite_key.phase_error_failure` with 2 estimates).
+    The two bounds' phase-error counts, over the kept bits, give the phase-error rate that
+    enters the finite-key length. This is how the Micius 2020 experiment kept 372 of ~3400
+    sifted bits.
+
+    LDPC frames that fail to decode are discarded; as that keeps the low-error frames, the
+    estimate counts every bit of a discarded frame as an error (over all sifted bits of each
+    basis), so the counts stay unbiased upper bounds.
 
     ``basis`` holds the public 0/1 basis label of every key bit (both endpoints know it);
     ``qber_hint`` tunes the error correction before any error is counted. Aborts when either
@@ -389,14 +418,19 @@ def distill_two_basis(
 
     run = _Run(channel, a_key.size, eps_sec, eps_cor, ec, bound)
     run.true_qber = float(np.count_nonzero(a_key != b_key)) / a_key.size  # diagnostic only
+    all_sizes = [int(np.count_nonzero(labels == b)) for b in (0, 1)]
+    if min(all_sizes) < 1:
+        return run.abort("each basis needs key bits: one basis label is missing", raise_on_abort)
     bob_raw = b_key
+    qber_ec = max(qber_hint, 1e-3)
     a_key, b_key, kept = _correct(
-        run, a_key, b_key, channel, ec, max(qber_hint, 1e-3), rng_alice, cascade_passes, ldpc_frame_bits
+        run, a_key, b_key, channel, ec, (qber_ec, max(qber_ec, max_qber)), rng_alice,
+        cascade_passes, ldpc_frame_bits,
     )
-    labels = labels[kept]
-    sizes = [int(np.count_nonzero(labels == b)) for b in (0, 1)]
-    if min(sizes) < 1 or a_key.size < MIN_KEY_BITS:
-        return run.abort("each basis needs key bits after error correction", raise_on_abort)
+    if a_key.size == 0:
+        return run.abort("all LDPC frames failed to decode", raise_on_abort)
+    kept_labels = labels[kept]
+    sizes = [int(np.count_nonzero(kept_labels == b)) for b in (0, 1)]
 
     # 3. Verification, before any count from the corrected key is trusted.
     before = channel.disclosed_bits
@@ -407,22 +441,31 @@ def distill_two_basis(
 
     # Bob's own error pattern (raw vs corrected) per basis; the counts are announced.
     flips = bob_raw[kept] != b_key
-    errors = [int(np.count_nonzero(flips & (labels == b))) for b in (0, 1)]
+    errors = [int(np.count_nonzero(flips & (kept_labels == b))) for b in (0, 1)]
     errors = channel.send("bob", "estimate/ec-errors-per-basis", errors)
-    rates = [errors[b] / sizes[b] for b in (0, 1)]
+    rates = [errors[b] / sizes[b] if sizes[b] else 0.0 for b in (0, 1)]
     run.qber_estimate = sum(errors) / a_key.size
     if max(rates) > max_qber:
         return run.abort(
             f"bit error rate {max(rates):.4f} in one basis exceeds max_qber={max_qber}", raise_on_abort
         )
-    # Phase errors of basis b from the bit errors of the other basis (1 - b).
+    # Phase errors of basis b from the bit errors of the other basis (1 - b), both bases
+    # sampled from *all* sifted rounds: discarded LDPC frames (public) count as all errors, since
+    # discarding the frames that failed to decode selects low-error bits.
+    dropped = [all_sizes[b] - sizes[b] for b in (0, 1)]
     bounds = [
-        phase_error_bound(ErrorSample(errors[1 - b], sizes[1 - b]), sizes[b], eps_sec, method=bound)
+        phase_error_bound(
+            ErrorSample(errors[1 - b] + dropped[1 - b], all_sizes[1 - b]), all_sizes[b], eps_sec,
+            method=bound, estimates=2,
+        )
         for b in (0, 1)
     ]
     run.phase_source = "other-basis-after-ec"
     run.phase_estimate = run.qber_estimate
-    run.phase_bound = (bounds[0] * sizes[0] + bounds[1] * sizes[1]) / a_key.size
+    # Phase errors of the kept bits: at most each basis's count over all its bits (a bound
+    # capped at 1/2 caps the whole key's rate too).
+    counts = sum(bounds[b] * all_sizes[b] for b in (0, 1))
+    run.phase_bound = 0.5 if max(bounds) >= 0.5 else min(0.5, counts / a_key.size)
     run.qber_upper = run.phase_bound
 
     leaked = run.ec_leak + run.verify_bits
@@ -455,6 +498,7 @@ class _Run:
         self.auth0 = channel.auth_key_bits_used
         self.messages0 = len(channel.transcript)
         self.sifted = sifted
+        self.sifted_total = sifted  # plus a sample the caller disclosed (secret_fraction)
         self.eps_sec, self.eps_cor, self.ec, self.bound = eps_sec, eps_cor, ec, bound
         self.sample_bits = 0
         self.qber_estimate: float | None = None
@@ -498,7 +542,7 @@ class _Run:
             discarded_bits=self.discarded,
             asymptotic_key_bits=self.asymptotic,
             finite_key_bits=self.finite,
-            secret_fraction=final / self.sifted if self.sifted else 0.0,
+            secret_fraction=secret_fraction(final, self.sifted_total),
             eps_sec=self.eps_sec,
             eps_cor=self.eps_cor,
             auth_key_bits_used=self.channel.auth_key_bits_used - self.auth0,

@@ -135,18 +135,22 @@ def phase_error_bound(
     eps_sec: float,
     *,
     method: str = "hypergeometric",
+    estimates: int = 1,
 ) -> float:
     """Upper bound on the error rate of ``population`` unsampled bits from ``sample``.
 
     Used for the phase error of a key of ``population`` bits: in BBM92 from the bit errors of
     the other basis, otherwise from the disclosed sample of the key itself (basis symmetry).
-    The failure probability follows TLGR's accounting of ``eps_sec``:
+    The failure probability follows TLGR's accounting of ``eps_sec``: ``(eps_sec / 2)^2``
+    shared by the ``estimates`` bounds that make up one key's phase error
+    (:func:`qentangle.distill.finite_key.phase_error_failure`; ``estimates=2`` for BBM92 with
+    both bases as key, one bound per basis):
 
     * ``"serfling"``: ``rate + mu`` with TLGR's ``mu`` (:func:`serfling_mu`); this is exactly
-      the Serfling tail ``exp(-2 n k^2 mu^2 / ((n+k)(k+1)))`` set to ``(eps_sec / 2)^2``;
+      the Serfling tail ``exp(-2 n k^2 mu^2 / ((n+k)(k+1)))`` set to that failure probability;
     * ``"hypergeometric"`` (default): the exact hypergeometric upper confidence limit at the
-      same failure probability ``(eps_sec / 2)^2``. Valid for any population, never looser
-      than Serfling, and what keeps a Micius-size block (~1700 bits per basis) positive.
+      same failure probability. Valid for any population, never looser than Serfling, and
+      what keeps a Micius-size block (~1700 bits per basis) positive.
 
     The result is capped at 1/2.
 
@@ -162,10 +166,14 @@ def phase_error_bound(
     population = check_positive_int("population", population)
     eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
     check_choice("method", method, BOUND_METHODS)
+    from qentangle.distill.finite_key import phase_error_failure  # finite_key imports this module
+
+    failure = phase_error_failure(eps_sec, estimates)
     if method == "serfling":
-        bound = sample.rate + serfling_mu(population, sample.size, eps_sec)
+        # serfling_mu(eps) is the deviation whose tail is (eps / 2)^2.
+        eps = eps_sec if estimates == 1 else 2.0 * math.sqrt(failure)
+        bound = sample.rate + serfling_mu(population, sample.size, eps)
     else:
-        failure = (eps_sec / 2.0) ** 2
         bound = hypergeometric_upper_errors(sample.errors, sample.size, population, failure)
         bound /= population
     return float(min(0.5, bound))

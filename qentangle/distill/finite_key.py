@@ -13,17 +13,24 @@ where ``leaked`` is everything the error correction *and* the verification tag d
 crossed the channel) and ``e_ph^U`` is an upper bound on the phase-error rate of the ``n``
 key bits that fails with probability at most ``(eps_sec / 2)^2`` (TLGR's accounting).
 
+That failure probability is the budget of *all* phase-error estimates of one key together:
+when the key's phase error is bounded piecewise (BBM92 with both bases as key: one bound per
+basis, each from the other basis's bit errors), every piece must hold at once, so by the union
+bound each of ``k`` estimates gets ``(eps_sec / 2)^2 / k`` (:func:`phase_error_failure`, and
+``estimates=k`` in :func:`qentangle.distill.estimate.phase_error_bound`).
+
 TLGR bound ``e_ph^U = Q + mu`` with the Serfling deviation ``mu`` (:func:`tlgr_key_length`) is
 loose at small blocks: at Micius 2020 parameters (BBM92, ~3400 sifted bits over 3100 s, i.e.
 ~1700 key bits per basis whose phase error is estimated from the ~1700 bits of the other
 basis, QBER 4.5 %, f = 1.19, eps = 1e-10) it gives no key at all. The chain therefore uses,
 by default, the *exact hypergeometric* upper confidence limit at the same failure probability
-``(eps_sec/2)^2`` (:func:`qentangle.distill.estimate.phase_error_bound`). It is rigorous (the
-Serfling inequality is itself a bound on this hypergeometric tail) and gives about 87 bits per
-basis (~174 bits for the two bases) at those parameters. Micius reported 372 bits; the same
-formula gives ~516 bits with the looser accounting in which the phase-error estimate fails
-with probability ``eps_sec`` rather than ``(eps_sec/2)^2``, so the published figure lies
-between our rigorous default and that variant. See :func:`micius_example`.
+``(eps_sec/2)^2`` (:func:`qentangle.distill.estimate.phase_error_bound`), split over the two
+bases' estimates. It is rigorous (the Serfling inequality is itself a bound on this
+hypergeometric tail) and gives about 81 bits per basis (~162 bits for the two bases) at those
+parameters. Micius reported 372 bits; the same formula gives ~516 bits with the looser
+accounting in which each phase-error estimate fails with probability ``eps_sec`` rather than
+``(eps_sec/2)^2 / 2``, so the published figure lies between our rigorous default and that
+variant. See :func:`micius_example`.
 
 >>> round(shor_preskill_rate(0.045, 0.045, 1.19), 3)
 0.42
@@ -44,6 +51,24 @@ from qentangle.errors import ValidationError, check_positive_int, check_probabil
 
 def _eps(name: str, value: float) -> float:
     return check_range(name, value, 0.0, 1.0, low_open=True, high_open=True)
+
+
+def phase_error_failure(eps_sec: float, estimates: int = 1) -> float:
+    """Failure probability allowed to each of ``estimates`` phase-error bounds of one key.
+
+    TLGR's proof needs the phase-error bound of the whole key to fail with probability at most
+    ``(eps_sec / 2)^2``. When it is assembled from ``estimates`` separate bounds (e.g. one per
+    basis in BBM92 with both bases as key) that must all hold together, the union bound gives
+    each ``(eps_sec / 2)^2 / estimates``.
+
+    >>> f"{phase_error_failure(1e-10):.3g}"
+    '2.5e-21'
+    >>> phase_error_failure(1e-10, estimates=2) / phase_error_failure(1e-10)
+    0.5
+    """
+    eps_sec = _eps("eps_sec", eps_sec)
+    estimates = check_positive_int("estimates", estimates)
+    return (eps_sec / 2.0) ** 2 / estimates
 
 
 def shor_preskill_rate(e_bit: float, e_phase: float, f: float = 1.0) -> float:
@@ -167,8 +192,10 @@ def micius_example(
     """Key lengths at Micius-2020-like parameters (BBM92, both bases kept as key).
 
     Each basis holds ``sifted_bits / 2`` key bits whose phase error is bounded from the bit
-    errors of the other basis; EC leaks ``f n h(Q)``, the tag ``ceil(log2(1/eps_cor))`` bits.
-    Returns the total over both bases for several phase-error bounds.
+    errors of the other basis (two estimates, each failing with probability
+    ``phase_error_failure(eps_sec, 2)``); EC leaks ``f n h(Q)``, the tag
+    ``ceil(log2(1/eps_cor))`` bits. Returns the total over both bases for several phase-error
+    bounds.
 
     >>> ex = micius_example()
     >>> ex["tlgr_serfling_bits"], ex["hypergeometric_bits"] > 100
@@ -180,8 +207,8 @@ def micius_example(
     errors = round(qber * n)
     sample = ErrorSample(errors, n)
     leak = math.ceil(f * n * binary_entropy(qber)) + tag_bits(eps_cor)
-    e_hyp = phase_error_bound(sample, n, eps_sec)
-    e_ser = phase_error_bound(sample, n, eps_sec, method="serfling")
+    e_hyp = phase_error_bound(sample, n, eps_sec, estimates=2)
+    e_ser = phase_error_bound(sample, n, eps_sec, method="serfling", estimates=2)
     # Looser accounting: estimate failing with probability eps_sec itself (not (eps_sec/2)^2).
     from qentangle.distill.estimate import hypergeometric_upper_errors
 
@@ -199,7 +226,11 @@ def micius_example(
 
 
 def secret_fraction(final_bits: int, sifted_bits: int) -> float:
-    """Final key bits per sifted bit (0 for an empty input).
+    """Final key bits per sifted bit entering distillation (0 for an empty input).
+
+    ``sifted_bits`` counts every sifted bit the distillation consumed, including those disclosed
+    (and removed) to estimate the QBER; this is the ``secret_fraction`` of a
+    :class:`~qentangle.distill.chain.DistillationResult`.
 
     >>> secret_fraction(25, 100)
     0.25
@@ -218,6 +249,7 @@ __all__ = [
     "device_independent_rate",
     "finite_key_length",
     "micius_example",
+    "phase_error_failure",
     "secret_fraction",
     "shor_preskill_rate",
     "tlgr_key_length",

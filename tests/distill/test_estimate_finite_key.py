@@ -18,6 +18,7 @@ from qentangle.distill.finite_key import (
     device_independent_rate,
     finite_key_length,
     micius_example,
+    phase_error_failure,
     shor_preskill_rate,
     tlgr_key_length,
 )
@@ -105,6 +106,27 @@ def test_micius_parameters():
     ex = micius_example()
     assert ex["tlgr_serfling_bits"] == 0  # TLGR with Serfling is too loose there
     assert 100 < ex["hypergeometric_bits"] < ex["published_bits"] < ex["asymptotic_bits"]
+    # two estimates (one per basis) share (eps/2)^2
+    n = ex["key_bits_per_basis"]
+    errors = round(0.045 * n)
+    upper = hypergeometric_upper_errors(errors, n, n, (1e-10 / 2) ** 2 / 2)
+    assert ex["phase_error_hypergeometric"] == upper / n
+
+
+@pytest.mark.parametrize("estimates", [1, 2, 5])
+def test_phase_error_failure_splits_the_budget_over_estimates(estimates):
+    failure = (1e-10 / 2) ** 2 / estimates
+    assert phase_error_failure(1e-10, estimates) == pytest.approx(failure, rel=1e-12)
+    s, n = ErrorSample(77, 1700), 1700
+    upper = hypergeometric_upper_errors(77, 1700, n, failure)
+    assert phase_error_bound(s, n, 1e-10, estimates=estimates) == upper / n
+    # Serfling: exp(-2 n k^2 mu^2 / ((n + k)(k + 1))) = failure
+    k = s.size
+    mu = math.sqrt((n + k) * (k + 1) / (2 * n * k**2) * math.log(1 / failure))
+    serf = phase_error_bound(s, n, 1e-10, method="serfling", estimates=estimates)
+    assert serf == pytest.approx(min(0.5, s.rate + mu), rel=1e-9)
+    with pytest.raises(ValidationError, match="estimates"):
+        phase_error_failure(1e-10, 0)
 
 
 def test_estimate_qber_removes_sample(channel, make_pair):

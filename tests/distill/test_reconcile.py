@@ -126,14 +126,31 @@ def test_ldpc_efficiency_and_kept_keys_identical(q, f_max, make_pair):
 
 
 def test_ldpc_retries_reveal_counted_bits_when_qber_underestimated(make_pair):
-    rng = np.random.default_rng(3)
-    a, b = make_pair(rng, 20_000, 0.045)
+    rng = np.random.default_rng(5)
+    a, b = make_pair(rng, 12_000, 0.04)
     ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
-    out = ldpc_reconcile(a, b, ch, qber=0.03, rng_alice=rng, frame_bits=10_000)
-    assert out.retries >= 1 and out.first_try_frame_error_rate > 0
+    out = ldpc_reconcile(a, b, ch, qber=0.036, rng_alice=rng, frame_bits=4000)
+    assert out.retries >= 1 and out.first_try_frame_error_rate > out.frame_error_rate
     assert np.array_equal(out.bob_key[out.kept], a[out.kept])
     assert out.leaked_bits == ch.disclosed_bits == sum(m.disclosed_bits for m in ch.transcript)
     assert ch.disclosed_bits_of("ldpc/revealed-bits") > 0
+
+
+def test_ldpc_fallback_code_rescues_a_badly_underestimated_qber(make_pair):
+    """Sized for 0.5 % at a true 1.3 %: retries alone lose the frames, the fallback keeps them."""
+    outcomes = []
+    for qber_max in (None, 0.02):
+        rng = np.random.default_rng(6)
+        a, b = make_pair(rng, 8000, 0.013)
+        ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+        out = ldpc_reconcile(
+            a, b, ch, qber=0.005, qber_max=qber_max, rng_alice=rng, frame_bits=4000, max_retries=4
+        )
+        assert np.array_equal(out.bob_key[out.kept], a[out.kept])
+        assert out.leaked_bits == ch.disclosed_bits
+        outcomes.append((out.frame_error_rate, ch.disclosed_bits_of("ldpc/fallback-syndromes")))
+    assert outcomes[0] == (1.0, 0)
+    assert outcomes[1][0] == 0.0 and outcomes[1][1] > 0
 
 
 def test_ldpc_no_retry_frames_discarded_publicly(make_pair):
