@@ -155,14 +155,15 @@ class ClassicalChannel:
         seq = len(self._transcript)
         pad = self._next_pad()
         sent = Message(seq, sender, kind, _frozen_copy(payload), int(disclosed_bits), 0)
-        sent = replace(sent, tag=self._tag(sent, pad))
+        signed = _signed_bytes(sent)
+        sent = replace(sent, tag=self._tag_of(signed, pad))
         received = self.adversary(sent) if self.adversary is not None else sent
-        # The receiver recomputes the tag; a message the wire left untouched (the very same
-        # immutable object) is known to verify, so it is not hashed a second time.
-        if received is not sent and (
-            not isinstance(received, Message)
-            or received.seq != seq
-            or self._tag(received, pad) != received.tag
+        # The receiver always checks the tag against what it received, whatever object that
+        # is (an adversary may also edit a payload in place). The tag is a function of the
+        # signed bytes, so when those equal the bytes the sender tagged, the hash is the value
+        # already computed and is not evaluated a second time.
+        if not isinstance(received, Message) or received.seq != seq or not self._verifies(
+            received, signed, sent.tag, pad
         ):
             raise AuthenticationError(
                 f"message {seq} ({kind!r} from {sender}) failed authentication: "
@@ -171,6 +172,14 @@ class ClassicalChannel:
         self._transcript.append(received)
         self._disclosed_bits += received.disclosed_bits
         return _receiver_copy(received.payload)
+
+    def _verifies(self, received: Message, signed: bytes, sent_tag: int, pad: int) -> bool:
+        try:
+            data = _signed_bytes(received)
+        except ValidationError:
+            return False
+        expected = sent_tag if data == signed else self._tag_of(data, pad)
+        return isinstance(received.tag, int) and received.tag == expected
 
     def _next_pad(self) -> int:
         end = self._pad_offset + _PAD_BYTES
@@ -182,10 +191,15 @@ class ClassicalChannel:
         self._pad_offset = end
         return pad
 
-    def _tag(self, message: Message, pad: int) -> int:
-        header = f"{message.seq}|{message.sender}|{message.kind}|{message.disclosed_bits}|".encode()
-        digest = polynomial_hash(header + encode_payload(message.payload), self._hash_key)
+    def _tag_of(self, signed: bytes, pad: int) -> int:
+        digest = polynomial_hash(signed, self._hash_key)
         return (digest & ((1 << TAG_BITS) - 1)) ^ pad
+
+
+def _signed_bytes(message: Message) -> bytes:
+    """What the tag covers: sequence number, sender, kind, disclosed bits and the payload."""
+    header = f"{message.seq}|{message.sender}|{message.kind}|{message.disclosed_bits}|".encode()
+    return header + encode_payload(message.payload)
 
 
 def _frozen_copy(payload: Any) -> Any:

@@ -14,6 +14,7 @@ from qentangle.cli.common import (
     print_json,
     probability,
 )
+from qentangle.errors import ValidationError
 
 EVE_CHOICES = ("intercept-resend", "probe", "fake-source")
 
@@ -27,16 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bbm92 = subparsers.add_parser("bbm92", help="BBM92 key distribution")
     bbm92.add_argument("--state", choices=("phi+", "phi-", "psi+", "psi-"), default="phi+")
     bbm92.add_argument("--p-z", type=probability, default=0.5, metavar="P",
-                       help="probability of measuring Z at each endpoint (default 0.5)")
+                       help="probability of measuring Z at each endpoint, 0 < P < 1 (default 0.5)")
     for parser, protocol in ((e91, "e91"), (bbm92, "bbm92")):
         parser.add_argument("--pairs", type=positive_int, default=1_000_000, metavar="N",
                             help="entangled pairs distributed (default 1e6)")
         add_noise_options(parser)
         eve = parser.add_argument_group("eavesdropper")
         eve.add_argument("--eve", choices=EVE_CHOICES, default=None)
-        eve.add_argument("--eve-fraction", type=probability, default=1.0, metavar="F",
-                         help="intercepted fraction, or probe strength as a fraction of pi")
-        eve.add_argument("--eve-arm", choices=("alice", "bob", "both"), default="bob")
+        eve.add_argument("--eve-fraction", type=probability, default=None, metavar="F",
+                         help="intercepted fraction, or probe strength as a fraction of pi "
+                              "(default 1; not for fake-source)")
+        eve.add_argument("--eve-arm", choices=("alice", "bob", "both"), default=None,
+                         help="attacked arm (default bob; not for fake-source)")
         key = parser.add_argument_group("key distillation")
         key.add_argument("--ec", choices=("cascade", "ldpc"), default="cascade")
         key.add_argument("--eps-sec", type=probability, default=1e-10)
@@ -57,8 +60,14 @@ def _run(args: argparse.Namespace) -> int:
     from qentangle.report import protocol_report
 
     attacks = ()
+    given = [name for name in ("eve_fraction", "eve_arm") if getattr(args, name) is not None]
+    if given and args.eve in (None, "fake-source"):
+        options = " and ".join("--" + name.replace("_", "-") for name in given)
+        target = "without --eve" if args.eve is None else "with --eve fake-source (it replaces the source)"
+        raise ValidationError(f"{options} cannot be used {target}: give --eve intercept-resend or probe")
     if args.eve:
-        attacks = (make_attack(args.eve, fraction=args.eve_fraction, arm=args.eve_arm),)
+        fraction = 1.0 if args.eve_fraction is None else args.eve_fraction
+        attacks = (make_attack(args.eve, fraction=fraction, arm=args.eve_arm or "bob"),)
     options = KeyOptions(
         sample_fraction=args.sample_fraction, qber_abort=args.qber_abort, ec=args.ec,
         eps_sec=args.eps_sec, eps_cor=args.eps_cor, distill=not args.no_distill,

@@ -33,6 +33,7 @@ from qentangle.distill.estimate import binary_entropy
 from qentangle.engines import ExactEngine
 from qentangle.errors import ValidationError, check_choice, check_finite, check_probability
 from qentangle.pairs import PairSetup, state_circuit
+from qentangle.states import ideal_correlator
 
 ARMS = ("alice", "bob", "both")
 ATTACKS = ("intercept-resend", "probe", "fake-source")
@@ -87,10 +88,32 @@ class InterceptResend:
         for qubit in _arm_qubits(self.arm, alice, bob):
             qc.append(instruction, [qubit])
 
-    def information(self, key_angle: float) -> float:
-        """Mutual information (bits) between Eve's results and the key bit, per sifted bit."""
-        per_basis = [1 - binary_entropy((1 + math.cos(beta - key_angle)) / 2) for beta in self.bases]
-        return self.fraction * float(np.mean(per_basis))
+    def information(self, key_angle: float, state: str = "phi+") -> float:
+        """Mutual information (bits) between Eve's results and Alice's key bit, per sifted bit.
+
+        Eve knows which photons she measured and in which basis; Alice's bit depends on her
+        results as follows. If Eve measured *Alice's* photon at beta, Alice measures Eve's
+        resent eigenstate: her bit equals Eve's result with probability (1 + cos(beta - k)) / 2,
+        whatever Eve did to Bob's photon. If Eve measured only *Bob's* photon, Alice's photon
+        collapsed with it: the agreement is (1 + E(k, beta)) / 2, E being the ideal state's
+        correlator. Each case gives 1 - h(agreement) bits, averaged over Eve's bases, so with
+        intercept probability f per arm::
+
+            alice: f I_A        bob: f I_B        both: f I_A + (1 - f) f I_B
+
+        (Z/X bases, Z key: f/2 on one arm, f - f^2/2 on both, 1/2 at f = 1: a wrong-basis
+        measurement of Alice's photon erases what Bob's photon told Eve.)
+        """
+        agree_alice = [(1 + math.cos(beta - key_angle)) / 2 for beta in self.bases]
+        agree_bob = [(1 + ideal_correlator(state, key_angle, beta)) / 2 for beta in self.bases]
+        info_alice = 1 - float(np.mean(binary_entropy(np.clip(agree_alice, 0.0, 1.0))))
+        info_bob = 1 - float(np.mean(binary_entropy(np.clip(agree_bob, 0.0, 1.0))))
+        f = self.fraction
+        if self.arm == "alice":
+            return f * info_alice
+        if self.arm == "bob":
+            return f * info_bob
+        return f * info_alice + (1 - f) * f * info_bob
 
 
 @dataclass(frozen=True)
@@ -176,7 +199,9 @@ def eve_information(setup: PairSetup, key_angle: float) -> float:
     """
     key_angle = check_finite("key_angle", key_angle)
     information = sum(
-        stage.information(key_angle) for stage in setup.stages if isinstance(stage, InterceptResend)
+        stage.information(key_angle, setup.state)
+        for stage in setup.stages
+        if isinstance(stage, InterceptResend)
     )
     if any(stage.num_ancillas for stage in setup.stages):
         information += _holevo_alice_eve(setup, key_angle)

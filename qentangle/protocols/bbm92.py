@@ -4,8 +4,9 @@ Each endpoint measures Z (Bloch angle 0) with probability ``p_z`` and X (pi/2) o
 its own generator. Both announce their bases; rounds with matching bases are kept (Bob flips
 his bit in a basis where the ideal state is anti-correlated). The bit-error rate of one basis
 bounds the phase error of the other. With ``p_z > 1/2`` (efficient BBM92) the key comes from
-the Z basis and every X-basis bit is disclosed for the phase-error estimate; with ``p_z = 1/2``
-both bases feed the key and each basis is sampled.
+the Z basis and every X-basis bit is disclosed for the phase-error estimate (``p_z < 1/2``:
+the same with the bases swapped); with ``p_z = 1/2`` both bases feed the key and each basis is
+sampled, its sample bounding its own QBER and the other basis's phase error.
 
 >>> result = run_bbm92(100_000, seed=2)
 >>> result.aborted, result.qber_z, result.qber_x
@@ -16,17 +17,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from qentangle.distill.estimate import ErrorSample, estimate_qber, sample_size_for
 from qentangle.engines import Engine
-from qentangle.errors import ValidationError, check_probability
+from qentangle.errors import ValidationError, check_range
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
-from qentangle.protocols.keying import KeyOptions, finish_key, finish_key_two_basis
+from qentangle.protocols.chsh import qber_stats
+from qentangle.protocols.keying import BasisFigures, KeyOptions, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
@@ -50,6 +51,12 @@ class BBM92Result(ProtocolResult):
     qber_x: float
     qber_z_upper: float
     qber_x_upper: float
+    sample_z: int = 0
+    sample_x: int = 0
+    readout: dict[str, Any] = field(default_factory=dict)
+    """``S_raw``/``S`` (None: BBM92 measures Z and X only, no CHSH S) and ``qber_{z,x}_raw`` /
+    ``_mitigated``: each basis's error rate over all sifted bits, raw and readout-mitigated
+    (None without an engine calibration, i.e. off a backend or with mitigation off)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (never any key bits)."""
@@ -64,6 +71,9 @@ class BBM92Result(ProtocolResult):
                 "qber_x": self.qber_x,
                 "qber_z_upper": self.qber_z_upper,
                 "qber_x_upper": self.qber_x_upper,
+                "qber_z_sample_bits": self.sample_z,
+                "qber_x_sample_bits": self.sample_x,
+                **self.readout,
             }
         )
 
@@ -87,12 +97,19 @@ def run_bbm92(
     Instead of ``pairs`` and ``noise``, a ``schedule`` of ``(NoiseConfig, pairs)`` segments
     runs rounds whose noise changes along the run (e.g. the slices of a satellite pass).
 
-    Aborts when the upper confidence bound of the key basis's QBER or of its phase error
-    (from the other basis) exceeds ``key_options.qber_abort`` (11 % by default).
+    ``0 < p_z < 1``: both bases must be measured, since the errors of one basis bound the phase
+    error (Eve's information) of the other. With ``p_z > 1/2`` the key comes from Z and every
+    X bit is disclosed; with ``p_z < 1/2`` the roles swap; with ``p_z = 1/2`` both bases feed
+    the key. Aborts when the upper confidence bound of a basis's QBER (the key basis's, or
+    the other basis's, which is the key's phase error) exceeds ``key_options.qber_abort``
+    (11 % by default), when the other basis has no sifted bit, or when the finite key is
+    empty; see :mod:`qentangle.protocols.keying`.
     """
     chunk = check_chunk_size(chunk_size)
-    p_z = check_probability("p_z", p_z)
+    p_z = check_range("p_z", p_z, 0.0, 1.0, low_open=True, high_open=True)
     options = key_options or KeyOptions()
+    if options.estimation == "ec" and p_z != 0.5:
+        raise ValidationError("estimation='ec' needs p_z=0.5: both bases must feed the key")
     probabilities = (p_z, 1.0 - p_z)
     session = open_session(
         pairs=pairs,
@@ -110,104 +127,67 @@ def run_bbm92(
     alice, bob = session.alice, session.bob
     # Bob flips his bit in a basis where the ideal state is anti-correlated (known to both).
     flips = np.array([ideal_correlator(state, b, b) < 0 for b in BASES], dtype=np.uint8)
-    alice_parts: dict[int, list[np.ndarray]] = {0: [], 1: []}
-    bob_parts: dict[int, list[np.ndarray]] = {0: [], 1: []}
+    label_parts: list[np.ndarray] = []  # public: the basis of each sifted round, in order
 
     for _ in session.stream(chunk, progress=progress, label="bbm92"):
         bob_view = session.announce_settings("alice")
         alice_view = session.announce_settings("bob")
-        for basis in (0, 1):
-            alice_parts[basis].append(alice.bits[(alice.settings == basis) & (alice_view == basis)])
-            kept = bob.bits[(bob.settings == basis) & (bob_view == basis)]
-            bob_parts[basis].append(kept ^ flips[basis])
+        # (ndarray.compress: the same as boolean indexing, several times faster here)
+        alice_kept = alice.settings == alice_view
+        alice.key_parts.append(alice.bits.compress(alice_kept))
+        label_parts.append(alice.settings.compress(alice_kept))
+        bob_kept = bob.settings == bob_view
+        bob.key_parts.append(_flipped(bob.bits.compress(bob_kept), bob.settings.compress(bob_kept), flips))
 
-    alice_sifted = {b: _join(alice_parts[b]) for b in (0, 1)}
-    bob_sifted = {b: _join(bob_parts[b]) for b in (0, 1)}
-    sifted = {b: int(alice_sifted[b].size) for b in (0, 1)}
-    key_from_z_only = p_z > 0.5
-    if options.estimation == "ec":
-        # Every sifted bit is key; error correction counts each basis's errors.
-        if p_z != 0.5:
-            raise ValidationError("estimation='ec' needs p_z=0.5: both bases must feed the key")
-        labels = np.concatenate([np.zeros(sifted[0], np.uint8), np.ones(sifted[1], np.uint8)])
-        key, (z_rate, x_rate) = finish_key_two_basis(
-            session,
-            np.concatenate([alice_sifted[0], alice_sifted[1]]),
-            np.concatenate([bob_sifted[0], bob_sifted[1]]),
-            labels,
-            options,
-        )
-        z_upper = x_upper = key.phase_error_upper
-        key_bases = "z+x"
-    elif key_from_z_only:
-        # Every X bit is disclosed: it only estimates the phase error of the Z key.
-        x_sample = _disclose_all(session, alice_sifted[1], bob_sifted[1])
-        key_alice, key_bob = alice_sifted[0], bob_sifted[0]
-        key = finish_key(session, key_alice, key_bob, options, phase_sample=x_sample)
-        z_rate, x_rate = key.qber, x_sample.rate if x_sample else math.nan
-        z_upper, x_upper = key.qber_upper, key.phase_error_upper
-        key_bases = "z"
+    alice_bits, bob_bits = alice.key(), bob.key()
+    alice.key_parts, bob.key_parts = [alice_bits], [bob_bits]
+    labels = np.concatenate(label_parts) if label_parts else np.zeros(0, dtype=np.uint8)
+    del label_parts
+    sifted = np.bincount(labels, minlength=2)
+    readout = _readout_figures(alice_bits, bob_bits, labels, flips, session.engine.readout_confusion())
+    key_basis = None if p_z == 0.5 else (0 if p_z > 0.5 else 1)
+    key = finish_key(
+        session, alice_bits, bob_bits, options, labels=labels, key_basis=key_basis, progress=progress
+    )
+    figures = key.bases or (BasisFigures(math.nan, math.nan, 0),) * 2
+    if key_basis is None:
+        key_angles = [(BASES[0], float(sifted[0])), (BASES[1], float(sifted[1]))]
     else:
-        # Both bases feed the key; a sample of each basis bounds its errors, and the larger
-        # observed rate stands for the phase error of the joined key.
-        samples, rests = {}, {}
-        for basis in (0, 1):
-            samples[basis], rests[basis] = _sample_basis(
-                session, alice_sifted[basis], bob_sifted[basis], options
-            )
-        taken = [sample for sample in samples.values() if sample]
-        worst = max(taken, key=lambda sample: sample.rate, default=None)
-        joined = ErrorSample(sum(t.errors for t in taken), sum(t.size for t in taken)) if taken else None
-        key_alice = np.concatenate([rests[0][0], rests[1][0]])
-        key_bob = np.concatenate([rests[0][1], rests[1][1]])
-        key = finish_key(session, key_alice, key_bob, options, sample=joined, phase_sample=worst)
-        z_rate = samples[0].rate if samples[0] else math.nan
-        x_rate = samples[1].rate if samples[1] else math.nan
-        z_upper, x_upper = key.qber_upper, key.phase_error_upper
-        key_bases = "z+x"
+        key_angles = [(BASES[key_basis], 1.0)]
     return BBM92Result(
-        run=RunSummary.of(
-            "bbm92",
-            session,
-            state,
-            attacks,
-            key,
-            [(BASES[0], 1.0)] if key_bases == "z" else [(BASES[0], sifted[0]), (BASES[1], sifted[1])],
-        ),
+        run=RunSummary.of("bbm92", session, state, attacks, key, key_angles),
         p_z=p_z,
-        sifted_bits=sifted[0] + sifted[1],
-        sifted_z=sifted[0],
-        sifted_x=sifted[1],
-        key_bases=key_bases,
-        qber_z=z_rate,
-        qber_x=x_rate,
-        qber_z_upper=z_upper,
-        qber_x_upper=x_upper,
+        sifted_bits=int(sifted.sum()),
+        sifted_z=int(sifted[0]),
+        sifted_x=int(sifted[1]),
+        key_bases="z+x" if key_basis is None else BASIS_NAMES[key_basis],
+        qber_z=figures[0].rate,
+        qber_x=figures[1].rate,
+        qber_z_upper=figures[0].upper,
+        qber_x_upper=figures[1].upper,
+        sample_z=figures[0].sample_bits,
+        sample_x=figures[1].sample_bits,
+        readout=readout,
     )
 
 
-def _join(parts: list[np.ndarray]) -> np.ndarray:
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+def _flipped(bits: np.ndarray, bases: np.ndarray, flips: np.ndarray) -> np.ndarray:
+    """``bits`` with Bob's flip of each basis applied (no copy of a table look-up per bit)."""
+    if flips[0] == flips[1]:
+        return bits ^ flips[0] if flips[0] else bits
+    return bits ^ (bases if flips[1] else bases ^ 1)
 
 
-def _disclose_all(session, alice_bits: np.ndarray, bob_bits: np.ndarray) -> ErrorSample | None:
-    """Alice discloses every bit of a basis; Bob announces the number of disagreements."""
-    if alice_bits.size == 0:
-        return None
-    received = np.unpackbits(
-        session.channel.send("alice", "estimate/phase-basis", np.packbits(alice_bits)), count=alice_bits.size
-    )
-    errors = int(np.count_nonzero(received != bob_bits))
-    session.channel.send("bob", "estimate/phase-errors", errors)
-    return ErrorSample(errors, alice_bits.size)
-
-
-def _sample_basis(session, alice_bits, bob_bits, options):
-    """Disclose a random sample of one basis; return it and both sides' remaining bits."""
-    if alice_bits.size < 2:
-        return None, (alice_bits, bob_bits)
-    size = sample_size_for(alice_bits.size, options.sample_fraction)
-    sample, alice_rest, bob_rest = estimate_qber(
-        alice_bits, bob_bits, session.channel, sample_size=size, rng_alice=session.alice.rng
-    )
-    return sample, (alice_rest, bob_rest)
+def _readout_figures(alice_bits, bob_bits, labels, flips, confusion) -> dict[str, Any]:
+    """No CHSH S; each basis's QBER over all sifted bits, raw and readout-mitigated."""
+    figures: dict[str, Any] = {"S_raw": None, "S": None}
+    raw_bob = bob_bits ^ flips[labels]  # undo Bob's flip: the confusion applies to his readings
+    codes = (labels << 2) | (alice_bits << 1) | raw_bob  # uint8: one byte per sifted bit
+    counts = np.bincount(codes, minlength=8).reshape(2, 4)
+    for basis, name in enumerate(BASIS_NAMES):
+        sign = -1.0 if flips[basis] else 1.0
+        for kind, matrices in (("raw", None), ("mitigated", confusion)):
+            usable = counts[basis].sum() > 0 and (kind == "raw" or matrices is not None)
+            value = float(qber_stats(counts[basis], sign, matrices)[0]) if usable else None
+            figures[f"qber_{name}_{kind}"] = value
+    return figures

@@ -7,6 +7,15 @@ Rounds at (pi/4, pi/4) and (pi/2, pi/2) give key bits; the four pairs Alice {0, 
 their settings over the authenticated channel, reveal the test-round outcomes, and the run aborts
 unless S is significantly above 2.
 
+Key length. E91 never measures the conjugate of its key bases, so the key's own errors cannot
+bound Eve's information. The phase error entering the finite-key length is never below the
+device-independent floor of Acin et al. (PRL 98, 230501, 2007) evaluated at a lower confidence
+bound on S. That bound holds against *collective* attacks on i.i.d. rounds: using it as a
+phase-error floor is an assumption, not a proof against coherent attacks. The lower bound on S
+(Hoeffding, per correlator) fails with probability at most (eps_sec/2)^2 per block, the budget
+the finite-key analysis gives each phase-error estimate (:mod:`qentangle.distill.finite_key`).
+A bound at or below 2 leaves no device-independent key (phase error 1/2).
+
 >>> result = run_e91(200_000, seed=1)
 >>> result.aborted, round(result.S, 1), result.qber
 (False, 2.8, 0.0)
@@ -21,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from qentangle.distill.finite_key import device_independent_phase_error
+from qentangle.distill.finite_key import device_independent_phase_error, phase_error_failure
 from qentangle.engines import Engine
 from qentangle.errors import check_choice, check_range
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
-from qentangle.protocols.chsh import correlator_stats
-from qentangle.protocols.keying import KeyOptions, finish_key
+from qentangle.protocols.chsh import chsh_statistic
+from qentangle.protocols.keying import KeyOptions, block_plan, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
@@ -94,8 +103,12 @@ def run_e91(
     Instead of ``pairs`` and ``noise``, a ``schedule`` of ``(NoiseConfig, pairs)`` segments
     runs rounds whose noise changes along the run (e.g. the slices of a satellite pass).
 
-    The run aborts unless ``(S - 2) / sigma_S >= s_sigmas`` (S oriented so that the ideal
-    state gives +2*sqrt(2)), and when the key stage aborts (see :class:`KeyOptions`).
+    The run aborts when a test setting pair has no round (S unknown), unless
+    ``(S - 2) / sigma_S >= s_sigmas`` (S oriented so that the ideal state gives
+    +2*sqrt(2)), when distilling with a lower confidence bound on S not above 2 (no
+    device-independent key: too few test rounds), and when the key stage aborts (see
+    :mod:`qentangle.protocols.keying`: the QBER threshold applies to the measured QBER; the
+    phase-error floor from S only shortens the finite key).
     """
     chunk = check_chunk_size(chunk_size)
     check_choice("state", state, tuple(BOB_FRAME))
@@ -123,14 +136,14 @@ def run_e91(
         alice_view_of_bob = session.announce_settings("bob")
         a_key, a_test = _masks(alice.settings, alice_view_of_bob)
         b_key, b_test = _masks(bob_settings, bob.settings)
-        alice.key_parts.append(alice.bits[a_key])
-        bob_bits = bob.bits[b_key]
+        alice.key_parts.append(alice.bits.compress(a_key))
+        bob_bits = bob.bits.compress(b_key)
         bob.key_parts.append(bob_bits if orientation > 0 else bob_bits ^ 1)
         # Test rounds: Bob reveals his outcomes; Alice tallies the joint outcomes per pair.
-        bob_test_bits = channel.send("bob", "chsh/outcomes", np.packbits(bob.bits[b_test]))
+        bob_test_bits = channel.send("bob", "chsh/outcomes", np.packbits(bob.bits.compress(b_test)))
         revealed = np.unpackbits(bob_test_bits, count=int(a_test.sum()))
-        pair_index = _test_index(alice.settings[a_test], alice_view_of_bob[a_test])
-        codes = 2 * alice.bits[a_test] + revealed
+        pair_index = _test_index(alice.settings.compress(a_test), alice_view_of_bob.compress(a_test))
+        codes = 2 * alice.bits.compress(a_test) + revealed
         alice_counts += np.bincount(pair_index * 4 + codes, minlength=16).reshape(4, 4)
 
     raw = _chsh_from_counts(alice_counts, orientation, None)
@@ -142,14 +155,31 @@ def run_e91(
     s_raw, s_raw_err = raw[1], raw[2]
     s_z = (s_raw - 2.0) / s_raw_err if s_raw_err > 0 else (math.inf if s_raw > 2 else -math.inf)
     channel.send("alice", "chsh/S", {"S": s_value, "S_stderr": s_err, "S_raw": s_raw})
+    per_pair = alice_counts.sum(axis=1)
     abort_reason = None
-    if not s_z >= s_sigmas:
+    if np.any(per_pair == 0):
+        s_z = math.nan
+        abort_reason = (
+            f"too few test rounds: {int(per_pair.sum())} in all and none at some setting pair, "
+            "so S is unknown"
+        )
+    elif not s_z >= s_sigmas:
         abort_reason = f"S = {s_raw:.3f} +- {s_raw_err:.3f} is not {s_sigmas:g} standard errors above 2"
-    # E91 never measures the conjugate of its key bases, so the key's own errors cannot bound
-    # Eve's information; S does (Acin et al. 2007), at its lower confidence bound.
-    s_low = _s_lower_bound(alice_counts, s_raw, options.eps_sec)
-    floor = (device_independent_phase_error(s_low), device_independent_phase_error(s_raw))
-    key = finish_key(session, alice.key(), bob.key(), options, abort_reason=abort_reason, phase_floor=floor)
+    alice_key = alice.key()
+    _, eps_block, _ = block_plan(alice_key.size, options)
+    s_low = _s_lower_bound(alice_counts, s_raw, phase_error_failure(eps_block))
+    if abort_reason is None and options.distill and s_low <= 2.0:
+        abort_reason = (
+            f"no device-independent key: the lower confidence bound on S from {int(per_pair.sum())} "
+            f"test rounds is {s_low:.3f}, not above 2 (too few test rounds for S = {s_raw:.3f})"
+        )
+    s_point = min(4.0, max(-4.0, s_raw)) if math.isfinite(s_raw) else -4.0
+    floor = (device_independent_phase_error(s_low), device_independent_phase_error(s_point))
+    bob_key = bob.key()
+    alice.key_parts, bob.key_parts = [alice_key], [bob_key]
+    key = finish_key(
+        session, alice_key, bob_key, options, abort_reason=abort_reason, phase_floor=floor, progress=progress
+    )
     return E91Result(
         run=RunSummary.of(
             "e91", session, state, attacks, key, [(ALICE_ANGLES[i], 1.0) for i, _ in KEY_PAIRS]
@@ -169,19 +199,24 @@ def run_e91(
     )
 
 
-def _s_lower_bound(counts: np.ndarray, s_value: float, eps: float) -> float:
-    """Hoeffding lower confidence bound on S: each correlator (in [-1, 1], n_i rounds) deviates
-    by more than sqrt(2 ln(4/eps) / n_i) with probability at most eps/4."""
+def _s_lower_bound(counts: np.ndarray, s_value: float, failure: float) -> float:
+    """Hoeffding lower confidence bound on S, clamped to [-4, 4] (-4 when S is unknown).
+
+    Each correlator (in [-1, 1], n_i rounds) strays beyond sqrt(2 ln(4/failure) / n_i) on the
+    side that lowers S with probability at most failure/4, so the bound fails with at most
+    ``failure``.
+    """
     n = counts.sum(axis=1)
-    if np.any(n == 0):
-        return -math.inf
-    return s_value - float(np.sum(np.sqrt(2 * math.log(4 / eps) / n)))
+    if np.any(n == 0) or not math.isfinite(s_value):
+        return -4.0
+    low = s_value - float(np.sum(np.sqrt(2 * math.log(4 / failure) / n)))
+    return min(4.0, max(-4.0, low))
 
 
 def _chsh_from_counts(counts: np.ndarray, orientation: float, confusion) -> tuple[np.ndarray, float, float]:
-    """Correlators, oriented S and its standard error from the test-round tallies."""
-    correlators, errors = correlator_stats(counts, confusion)
-    return correlators, orientation * float(TEST_SIGNS @ correlators), float(math.sqrt(np.sum(errors**2)))
+    """Correlators, oriented S and its standard error (with a calibration's own error) from the tallies."""
+    correlators, _, s_value, s_err = chsh_statistic(counts, TEST_SIGNS, confusion)
+    return correlators, orientation * float(s_value), float(s_err)
 
 
 def _masks(settings_a: np.ndarray, settings_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

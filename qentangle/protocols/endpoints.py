@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,7 +29,7 @@ from qentangle.errors import ValidationError, check_finite
 from qentangle.pairs import PairSetup
 
 DEFAULT_CHUNK = 1 << 22
-PROGRESS_THRESHOLD = 1 << 25  # rounds above which a progress bar is worth showing
+PROGRESS_DELAY_S = 2.0  # an automatic progress bar appears only when a phase lasts longer
 
 
 class Endpoint:
@@ -92,10 +93,34 @@ def measure_chunk(
     bob.detect(codes & 1)
 
 
-def progress_bar(total: int, *, progress: bool | None, label: str) -> tqdm:
-    """A progress bar over ``total`` rounds; ``progress=None`` shows it above 2^25 rounds."""
-    show = total > PROGRESS_THRESHOLD if progress is None else progress
-    return tqdm(total=total, unit="pair", unit_scale=True, desc=label, disable=not show, leave=False)
+def progress_bar(total: int, *, progress: bool | None, label: str, unit: str = "pair") -> tqdm:
+    """A progress bar on stderr over ``total`` units (rounds, or distillation blocks).
+
+    ``progress=None`` (automatic) shows it only when stderr is a terminal and only once the
+    phase has lasted :data:`PROGRESS_DELAY_S` seconds, whatever the engine; ``True`` shows it
+    at once, ``False`` never. Nothing is written to stdout.
+    """
+    if progress is None:
+        show, delay = _stderr_is_terminal(), PROGRESS_DELAY_S
+    else:
+        show, delay = bool(progress), 0.0
+    return tqdm(
+        total=total,
+        unit=unit,
+        unit_scale=unit == "pair",
+        desc=label,
+        disable=not show,
+        leave=False,
+        delay=delay,
+        file=sys.stderr,
+    )
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def pack_settings(settings: np.ndarray, bits_per_setting: int) -> np.ndarray:

@@ -1,14 +1,32 @@
-"""From sifted bits to a secret key: estimation, abort rule, then the distillation chain.
+"""From sifted bits to a secret key: blocks, estimation, abort rules, then the distillation chain.
 
-Both E91 and BBM92 end here. A random sample of the sifted key is disclosed to estimate the
-QBER (those bits leave the key); its upper confidence bound decides the abort; the remaining
-bits go through :mod:`qentangle.distill` (error correction, verification, privacy
-amplification) over the same authenticated channel.
+Both E91 and BBM92 end here. The sifted key, in the order its rounds were measured, is cut
+into blocks of at most ``block_bits`` bits (the cuts depend on the round order only, never on
+bases or outcomes). Each block is distilled as a key of its own: a disclosed random sample
+estimates its error rates, the abort rules apply, and its remaining bits go through
+:mod:`qentangle.distill` (error correction, verification, Toeplitz privacy amplification) over
+the same authenticated channel with ``eps_sec / B`` and ``eps_cor / B`` for ``B`` blocks. By
+composability the concatenated key is ``eps_sec``-secret and ``eps_cor``-correct, and the
+chain's memory (about 100 bytes per bit) is bounded by the block size, not by the run.
+
+What aborts, and why
+--------------------
+* The upper confidence bound of a *measured* bit-error rate above ``qber_abort`` (11 %): the
+  key's QBER and, in BBM92, the error rate of the other basis, which is the key's phase error
+  (each basis of a symmetric run is checked on its own sample). Near 11 % the Shor-Preskill
+  rate 1 - 2 h(Q) reaches zero: no key survives one-way error correction.
+* A phase error that cannot be bounded: a BBM92 block whose other basis has no sifted bit
+  (a key basis's own errors say nothing of what Eve learnt in it).
+* A finite-key length that is not positive. This alone decides on E91's phase-error floor
+  from S (device-independent, not a measured error rate): the threshold does not apply to it.
+* Whatever the distillation chain aborts on (verification failure, no key after error
+  correction). One block aborting aborts the run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,13 +37,23 @@ from qentangle.distill.estimate import (
     phase_error_bound,
     sample_size_for,
 )
-from qentangle.errors import ValidationError, check_choice, check_probability, check_range
+from qentangle.errors import (
+    ValidationError,
+    check_choice,
+    check_positive_int,
+    check_probability,
+    check_range,
+)
+from qentangle.protocols.endpoints import progress_bar
 
 if TYPE_CHECKING:
+    from qentangle.distill.chain import DistillationResult
     from qentangle.protocols.session import Session
 
 EC_METHODS = ("cascade", "ldpc")
 ESTIMATION_METHODS = ("sample", "ec")
+DEFAULT_BLOCK_BITS = 1 << 22
+BASIS_NAMES = ("Z", "X")
 
 
 @dataclass(frozen=True)
@@ -34,14 +62,17 @@ class KeyOptions:
 
     Attributes:
         sample_fraction: fraction of the key-basis sifted bits disclosed to estimate the QBER.
-        qber_abort: abort when the QBER's upper confidence bound exceeds this (default 11 %).
+        qber_abort: abort when a measured error rate's upper confidence bound exceeds this
+            (default 11 %); see the module docstring for every abort rule.
         ec: error correction, ``"cascade"`` or ``"ldpc"``.
-        eps_sec, eps_cor: secrecy and correctness parameters of the finite-key analysis.
+        eps_sec, eps_cor: secrecy and correctness parameters of the whole key (each of ``B``
+            blocks gets ``eps / B``).
         distill: run the distillation chain (``False`` stops after estimation).
         estimation: ``"sample"`` discloses ``sample_fraction`` of the key to estimate the QBER;
             ``"ec"`` (BBM92 with p_z = 1/2) keeps every sifted bit: error correction counts
             each basis's errors, which bound the other basis's phase errors.
         qber_hint: QBER that tunes error correction when no sample is disclosed (``"ec"``).
+        block_bits: largest block of sifted bits distilled at once (default 2^22).
     """
 
     sample_fraction: float = 0.1
@@ -52,6 +83,7 @@ class KeyOptions:
     distill: bool = True
     estimation: str = "sample"
     qber_hint: float = 0.05
+    block_bits: int = DEFAULT_BLOCK_BITS
 
     def __post_init__(self) -> None:
         check_choice("estimation", self.estimation, ESTIMATION_METHODS)
@@ -65,11 +97,25 @@ class KeyOptions:
         check_choice("ec", self.ec, EC_METHODS)
         check_range("eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
         check_range("eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+        check_positive_int("block_bits", self.block_bits, minimum=1024)
+
+
+@dataclass(frozen=True)
+class BasisFigures:
+    """One basis's error rate on its disclosed bits, its upper bound, and the bits compared."""
+
+    rate: float
+    upper: float
+    sample_bits: int
 
 
 @dataclass(frozen=True)
 class KeyOutcome:
-    """Estimation and distillation figures of one run (no key bits)."""
+    """Estimation and distillation figures of one run (no key bits).
+
+    With several blocks, ``qber`` pools every block's sample, while ``qber_upper`` and
+    ``phase_error_upper`` are the largest per-block bounds (the ones the abort rules saw).
+    """
 
     qber: float
     qber_upper: float
@@ -80,6 +126,8 @@ class KeyOutcome:
     distillation: Any = None  # qentangle.distill DistillationResult when the chain ran
     eps_sec: float = KeyOptions.eps_sec
     eps_cor: float = KeyOptions.eps_cor
+    blocks: int = 1
+    bases: tuple[BasisFigures, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe figures, merged into the protocol's result.
@@ -109,135 +157,370 @@ class KeyOutcome:
             chain["distill_auth_key_bits"] = chain.pop("auth_key_bits_used")
             chain.pop("aborted"), chain.pop("abort_reason")
             data.update(chain)
-        data.update(aborted=self.aborted, abort_reason=self.abort_reason)
+        data.update(eps_sec=self.eps_sec, eps_cor=self.eps_cor)  # as given, for the whole key
+        data.update(key_blocks=self.blocks, aborted=self.aborted, abort_reason=self.abort_reason)
         return data
+
+
+def block_plan(total_bits: int, options: KeyOptions) -> tuple[int, float, float]:
+    """Number of blocks for ``total_bits`` sifted bits, and each block's ``eps_sec``, ``eps_cor``.
+
+    >>> blocks, eps_sec, eps_cor = block_plan(10_000_000, KeyOptions())
+    >>> blocks, round(blocks * eps_sec, 20), round(blocks * eps_cor, 25)
+    (3, 1e-10, 1e-15)
+    """
+    blocks = max(1, math.ceil(total_bits / options.block_bits))
+    return blocks, options.eps_sec / blocks, options.eps_cor / blocks
+
+
+@dataclass
+class _Estimate:
+    """One block after estimation: the key bits left, and what the abort rules saw."""
+
+    alice: np.ndarray
+    bob: np.ndarray
+    sample: ErrorSample | None = None
+    qber_upper: float = 1.0
+    phase_upper: float = 0.5
+    phase: dict[str, Any] = field(default_factory=dict)
+    bases: dict[int, tuple[ErrorSample | None, float]] = field(default_factory=dict)
+    reason: str | None = None
 
 
 def finish_key(
     session: Session,
-    alice_key: np.ndarray,
-    bob_key: np.ndarray,
+    alice_bits: np.ndarray,
+    bob_bits: np.ndarray,
     options: KeyOptions,
     *,
+    labels: np.ndarray | None = None,
+    key_basis: int | None = None,
     abort_reason: str | None = None,
-    sample: ErrorSample | None = None,
-    phase_sample: ErrorSample | None = None,
     phase_floor: tuple[float, float] | None = None,
+    progress: bool | None = None,
 ) -> KeyOutcome:
-    """Estimate the QBER, apply the abort rules, then distil.
+    """Estimate, apply the abort rules and distil the sifted key, block by block.
 
-    Without ``sample``, a random sample of the key is disclosed here (and removed); with it, the
-    keys given are what is left after the caller disclosed ``sample``. The phase error is
-    bounded from ``phase_sample`` (BBM92: the other basis) or else from the key's own sample
-    (basis symmetry), and never below ``phase_floor = (bound, estimate)`` when given (E91: the
-    bound from S, see :func:`qentangle.distill.finite_key.device_independent_phase_error`).
+    ``alice_bits`` and ``bob_bits`` are each side's sifted bits in round order. Without
+    ``labels`` (E91) each block's phase error is bounded from its own sample, and never below
+    ``phase_floor = (bound, estimate)`` (the bound from S, see
+    :func:`qentangle.distill.finite_key.device_independent_phase_error`). With ``labels``
+    (BBM92: the public basis, 0 = Z or 1 = X, of each sifted bit) the phase error comes from
+    the other basis: ``key_basis`` 0 or 1 keys from that basis and discloses every bit of the
+    other; ``None`` keys from both, each sampled (or, with ``estimation="ec"``, counted by
+    error correction). ``abort_reason`` aborts the run whatever the estimates (they are still
+    made, for the report).
     """
-    if sample is None:
-        if alice_key.size < 2:
-            reason = abort_reason or f"only {alice_key.size} sifted bits: too few to estimate the QBER"
-            return KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason, None, options.eps_sec, options.eps_cor)
-        size = sample_size_for(alice_key.size, options.sample_fraction)
-        sample, alice_key, bob_key = estimate_qber(
-            alice_key, bob_key, session.channel, sample_size=size, rng_alice=session.alice.rng
-        )
-    if alice_key.size < 1:
-        reason = abort_reason or "no key bits left after estimation"
-        return KeyOutcome(
-            sample.rate, 1.0, sample.size, 0.5, True, reason, None, options.eps_sec, options.eps_cor
-        )
-    qber_upper = phase_error_bound(sample, alice_key.size, options.eps_sec)
-    phase_upper = phase_error_bound(phase_sample or sample, alice_key.size, options.eps_sec)
-    floored = phase_floor is not None and phase_floor[0] > phase_upper
-    if floored:
-        phase_upper = phase_floor[0]
-    if abort_reason is None and qber_upper > options.qber_abort:
-        abort_reason = f"QBER upper bound {qber_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
-    if abort_reason is None and phase_upper > options.qber_abort:
-        abort_reason = (
-            f"phase-error upper bound {phase_upper:.4f} exceeds the abort threshold {options.qber_abort:g}"
-        )
-    distillation = None
-    if abort_reason is None and options.distill:
-        from qentangle.distill.chain import distill
+    total = int(alice_bits.size)
+    blocks, eps_b, eps_cor_b = block_plan(total, options)
+    edges = np.linspace(0, total, blocks + 1).round().astype(np.int64)
+    two_basis = labels is not None and key_basis is None and options.estimation == "ec"
+    reason = abort_reason
+    estimates: list[_Estimate] = []
+    results: list[DistillationResult] = []
+    basis_parts: list[dict[int, tuple[ErrorSample | None, float]]] = []
+    with progress_bar(blocks, progress=progress, label="distil", unit="block") as bar:
+        for i in range(blocks):
+            part = slice(int(edges[i]), int(edges[i + 1]))
+            alice, bob = alice_bits[part], bob_bits[part]
+            block_labels = None if labels is None else labels[part]
+            prefix = f"block {i + 1}/{blocks}: " if blocks > 1 else ""
+            if two_basis:
+                if reason is None and alice.size < 2:
+                    reason = f"only {total} sifted bits: too few to distil"
+                if reason is not None:
+                    break
+                result, counted = _distil_two_basis(
+                    session, alice, bob, block_labels, options, eps_b, eps_cor_b
+                )
+                results.append(result)
+                basis_parts.append(counted)
+                reason = prefix + str(results[-1].abort_reason) if results[-1].aborted else None
+            else:
+                if labels is None:
+                    estimate = _estimate_own(session, alice, bob, options, eps_b, phase_floor)
+                elif key_basis is None:
+                    estimate = _estimate_both(session, alice, bob, block_labels, options, eps_b)
+                else:
+                    estimate = _estimate_other(session, alice, bob, block_labels, key_basis, options, eps_b)
+                estimates.append(estimate)
+                basis_parts.append(estimate.bases)
+                if reason is None and estimate.reason is not None:
+                    reason = prefix + estimate.reason
+                if reason is None and options.distill:
+                    results.append(_distil(session, estimate, options, eps_b, eps_cor_b))
+                    if results[-1].aborted:
+                        reason = prefix + str(results[-1].abort_reason)
+            bar.update()
+    return _outcome(estimates, results, basis_parts, reason, blocks, options)
 
-        phase = (
-            {"phase_error": phase_upper, "phase_error_estimate": max(phase_floor[1], sample.rate)}
-            if floored
-            else {"phase_sample": phase_sample}
+
+def _estimate_own(session, alice, bob, options, eps, floor) -> _Estimate:
+    """E91: a sample of the key bounds its QBER and (basis symmetry) its phase error."""
+    if alice.size < 2:
+        return _Estimate(alice, bob, reason=f"only {alice.size} sifted bits: too few to estimate the QBER")
+    sample, alice, bob = _sample(session, alice, bob, options)
+    estimate = _Estimate(alice, bob, sample, phase={"phase_sample": None})
+    estimate.qber_upper = estimate.phase_upper = phase_error_bound(sample, alice.size, eps)
+    if floor is not None and floor[0] > estimate.phase_upper:
+        estimate.phase_upper = floor[0]
+        estimate.phase = {"phase_error": floor[0], "phase_error_estimate": max(floor[1], sample.rate)}
+    estimate.reason = _threshold("QBER upper bound", estimate.qber_upper, options)
+    return estimate
+
+
+def _estimate_other(session, alice, bob, labels, key_basis, options, eps) -> _Estimate:
+    """BBM92 keyed from one basis: every bit of the other basis is disclosed for the phase error."""
+    other = 1 - key_basis
+    in_key = labels == key_basis
+    out = ~in_key
+    phase_sample = _disclose_all(session, alice.compress(out), bob.compress(out), BASIS_NAMES[other])
+    alice, bob = alice.compress(in_key), bob.compress(in_key)
+    if alice.size < 2:
+        count = f"only {alice.size} {BASIS_NAMES[key_basis]}-basis sifted bits"
+        estimate = _Estimate(alice, bob, reason=f"{count}: too few to estimate the QBER")
+        estimate.bases[other] = (phase_sample, 0.5)
+        return estimate
+    sample, alice, bob = _sample(session, alice, bob, options)
+    estimate = _Estimate(alice, bob, sample, phase={"phase_sample": phase_sample})
+    estimate.qber_upper = phase_error_bound(sample, alice.size, eps)
+    if phase_sample is not None:
+        estimate.phase_upper = phase_error_bound(phase_sample, alice.size, eps)
+    estimate.bases = {key_basis: (sample, estimate.qber_upper), other: (phase_sample, estimate.phase_upper)}
+    estimate.reason = _threshold("QBER upper bound", estimate.qber_upper, options)
+    if estimate.reason is None and phase_sample is None:
+        estimate.reason = (
+            f"no {BASIS_NAMES[other]}-basis sifted bits: the phase error of the "
+            f"{BASIS_NAMES[key_basis]}-basis key cannot be bounded"
         )
-        distillation = distill(
-            alice_key,
-            bob_key,
-            session.channel,
-            ec=options.ec,
-            eps_sec=options.eps_sec,
-            eps_cor=options.eps_cor,
-            sample_fraction=0.0,
-            disclosed_sample=sample,
-            max_qber=options.qber_abort,
-            rng_alice=session.alice.rng,
-            rng_bob=session.bob.rng,
-            **phase,
-        )
-        if distillation.aborted:
-            abort_reason = distillation.abort_reason
-    return KeyOutcome(
-        qber=sample.rate,
-        qber_upper=qber_upper,
-        sample_size=sample.size,
-        phase_error_upper=phase_upper,
-        aborted=abort_reason is not None,
-        abort_reason=abort_reason,
-        distillation=distillation,
-        eps_sec=options.eps_sec,
-        eps_cor=options.eps_cor,
+    if estimate.reason is None:
+        what = f"{BASIS_NAMES[other]}-basis error upper bound (the key's phase error)"
+        estimate.reason = _threshold(what, estimate.phase_upper, options)
+    return estimate
+
+
+def _estimate_both(session, alice, bob, labels, options, eps) -> _Estimate:
+    """Symmetric BBM92: a sample of each basis; each bounds its own QBER and the other's phase error."""
+    samples: dict[int, ErrorSample] = {}
+    rests: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    estimate = _Estimate(alice[:0], bob[:0])
+    for basis in (0, 1):
+        mine = labels == basis
+        if np.count_nonzero(mine) < 2:
+            estimate.reason = estimate.reason or (
+                f"fewer than 2 {BASIS_NAMES[basis]}-basis sifted bits: too few to bound the "
+                f"{BASIS_NAMES[1 - basis]}-basis phase error"
+            )
+            continue
+        samples[basis], *rest = _sample(session, alice.compress(mine), bob.compress(mine), options)
+        rests[basis] = (rest[0], rest[1])
+        upper = phase_error_bound(samples[basis], rests[basis][0].size, eps)
+        estimate.bases[basis] = (samples[basis], upper)
+    if estimate.reason is not None:
+        return estimate
+    sizes = [rests[b][0].size for b in (0, 1)]
+    estimate.alice = np.concatenate([rests[0][0], rests[1][0]])
+    estimate.bob = np.concatenate([rests[0][1], rests[1][1]])
+    estimate.sample = ErrorSample(samples[0].errors + samples[1].errors, samples[0].size + samples[1].size)
+    # Phase errors of each basis's key bits from the other basis's sample; both bounds must
+    # hold together, so each gets half of the failure probability (estimates=2).
+    count = sum(phase_error_bound(samples[1 - b], sizes[b], eps, estimates=2) * sizes[b] for b in (0, 1))
+    estimate.phase_upper = min(0.5, count / sum(sizes))
+    guess = sum(samples[1 - b].rate * sizes[b] for b in (0, 1)) / sum(sizes)
+    estimate.phase = {"phase_error": estimate.phase_upper, "phase_error_estimate": guess}
+    worst = max((0, 1), key=lambda b: estimate.bases[b][1])
+    estimate.qber_upper = estimate.bases[worst][1]
+    what = f"QBER upper bound ({BASIS_NAMES[worst]} basis)"
+    estimate.reason = _threshold(what, estimate.qber_upper, options)
+    return estimate
+
+
+def _threshold(what: str, bound: float, options: KeyOptions) -> str | None:
+    if bound > options.qber_abort:
+        return f"{what} {bound:.4f} exceeds the abort threshold {options.qber_abort:g}"
+    return None
+
+
+def _sample(session, alice, bob, options) -> tuple[ErrorSample, np.ndarray, np.ndarray]:
+    size = sample_size_for(alice.size, options.sample_fraction)
+    return estimate_qber(alice, bob, session.channel, sample_size=size, rng_alice=session.alice.rng)
+
+
+def _disclose_all(session, alice_bits: np.ndarray, bob_bits: np.ndarray, basis: str) -> ErrorSample | None:
+    """Alice discloses every bit of a basis; Bob announces the number of disagreements."""
+    if alice_bits.size == 0:
+        return None
+    received = np.unpackbits(
+        session.channel.send("alice", "estimate/phase-basis", np.packbits(alice_bits)), count=alice_bits.size
+    )
+    errors = int(np.count_nonzero(received != bob_bits))
+    session.channel.send("bob", "estimate/phase-errors", errors)
+    return ErrorSample(errors, alice_bits.size)
+
+
+def _distil(session, estimate: _Estimate, options: KeyOptions, eps: float, eps_cor: float):
+    from qentangle.distill.chain import distill
+
+    return distill(
+        estimate.alice,
+        estimate.bob,
+        session.channel,
+        ec=options.ec,
+        eps_sec=eps,
+        eps_cor=eps_cor,
+        sample_fraction=0.0,
+        disclosed_sample=estimate.sample,
+        max_qber=options.qber_abort,
+        rng_alice=session.alice.rng,
+        rng_bob=session.bob.rng,
+        **estimate.phase,
     )
 
 
-def finish_key_two_basis(
-    session: Session,
-    alice_key: np.ndarray,
-    bob_key: np.ndarray,
-    basis: np.ndarray,
-    options: KeyOptions,
-) -> tuple[KeyOutcome, tuple[float, float]]:
-    """Distil all sifted bits of both bases (``estimation="ec"``); also return the per-basis QBER.
+def _distil_two_basis(session, alice, bob, labels, options, eps, eps_cor):
+    """Every sifted bit of both bases is key (``estimation="ec"``).
 
-    The per-basis error counts are the ones Bob announced on the channel after correction.
+    Also returns each basis's error count, as Bob announced it after error correction, over
+    the basis's sifted bits, with the block's phase-error bound.
     """
     from qentangle.distill.chain import distill_two_basis
 
-    if alice_key.size < 2:
-        reason = f"only {alice_key.size} sifted bits: too few to distil"
-        outcome = KeyOutcome(float("nan"), 1.0, 0, 0.5, True, reason, None, options.eps_sec, options.eps_cor)
-        return outcome, (float("nan"), float("nan"))
+    before = len(session.channel.transcript)
     result = distill_two_basis(
-        alice_key,
-        bob_key,
-        basis,
+        alice,
+        bob,
+        labels,
         session.channel,
         ec=options.ec,
-        eps_sec=options.eps_sec,
-        eps_cor=options.eps_cor,
+        eps_sec=eps,
+        eps_cor=eps_cor,
         qber_hint=options.qber_hint,
         max_qber=options.qber_abort,
         rng_alice=session.alice.rng,
     )
-    announced = [m.payload for m in session.channel.transcript if m.kind == "estimate/ec-errors-per-basis"]
-    per_basis = (float("nan"), float("nan"))
+    announced = [
+        m.payload for m in session.channel.transcript[before:] if m.kind == "estimate/ec-errors-per-basis"
+    ]
+    counted: dict[int, tuple[ErrorSample | None, float]] = {}
     if announced:
-        sizes = [int(np.count_nonzero(basis == b)) for b in (0, 1)]
-        per_basis = tuple(e / n if n else float("nan") for e, n in zip(announced[-1], sizes, strict=True))
-    bound = result.phase_error_bound if result.phase_error_bound is not None else 0.5
-    outcome = KeyOutcome(
-        qber=result.qber_estimate if result.qber_estimate is not None else float("nan"),
-        qber_upper=bound,
-        sample_size=0,
-        phase_error_upper=bound,
-        aborted=result.aborted,
-        abort_reason=result.abort_reason,
-        distillation=result,
+        sizes = np.bincount(labels, minlength=2)
+        bound = result.phase_error_bound if result.phase_error_bound is not None else 0.5
+        for basis in (0, 1):
+            errors = min(int(announced[-1][basis]), int(sizes[basis]))
+            counted[basis] = (ErrorSample(errors, int(sizes[basis])) if sizes[basis] else None, bound)
+    return result, counted
+
+
+def _outcome(
+    estimates: list[_Estimate],
+    results: list[DistillationResult],
+    basis_parts: list[dict[int, tuple[ErrorSample | None, float]]],
+    reason: str | None,
+    blocks: int,
+    options: KeyOptions,
+) -> KeyOutcome:
+    """Pool the blocks' figures into one outcome."""
+    merged = merge_distillations(results, reason) if results else None
+    bases = tuple(_pool_basis([part.get(b) for part in basis_parts]) for b in (0, 1))
+    if estimates:
+        samples = [e.sample for e in estimates if e.sample is not None]
+        size = sum(s.size for s in samples)
+        qber = sum(s.errors for s in samples) / size if size else math.nan
+        qber_upper = max(e.qber_upper for e in estimates)
+        phase_upper = max(e.phase_upper for e in estimates)
+    else:  # estimation ran inside the two-basis chain
+        size, qber, qber_upper, phase_upper = 0, math.nan, 1.0, 0.5
+        if merged is not None:
+            qber = merged.qber_estimate if merged.qber_estimate is not None else math.nan
+            bounds = [r.phase_error_bound for r in results if r.phase_error_bound is not None]
+            qber_upper = phase_upper = max(bounds) if bounds else 0.5
+    return KeyOutcome(
+        qber=qber,
+        qber_upper=qber_upper,
+        sample_size=size,
+        phase_error_upper=phase_upper,
+        aborted=reason is not None,
+        abort_reason=reason,
+        distillation=merged,
         eps_sec=options.eps_sec,
         eps_cor=options.eps_cor,
+        blocks=blocks,
+        bases=bases if any(b.sample_bits for b in bases) else (),
     )
-    return outcome, per_basis
+
+
+def _pool_basis(parts: list[tuple[ErrorSample | None, float] | None]) -> BasisFigures:
+    samples = [p[0] for p in parts if p is not None and p[0] is not None]
+    size = sum(s.size for s in samples)
+    rate = sum(s.errors for s in samples) / size if size else math.nan
+    uppers = [p[1] for p in parts if p is not None and p[0] is not None]
+    return BasisFigures(rate, max(uppers) if uppers else math.nan, size)
+
+
+def merge_distillations(results: list[DistillationResult], reason: str | None = None) -> DistillationResult:
+    """One result for consecutive blocks: bits and leakage summed, rates weighted by block size.
+
+    ``ec_efficiency`` is the total leakage over the sum of each block's ``n h(Q)``. When the
+    run aborted (``reason``), no key is kept, whatever earlier blocks produced.
+    """
+    if len(results) == 1 and reason == results[0].abort_reason:
+        return results[0]
+    total = sum(r.sifted_bits for r in results)
+
+    def weighted(name: str) -> float | None:
+        pairs = [(getattr(r, name), r.sifted_bits) for r in results if getattr(r, name) is not None]
+        weight = sum(w for _, w in pairs)
+        return sum(v * w for v, w in pairs) / weight if weight else None
+
+    def summed(name: str) -> int:
+        return int(sum(getattr(r, name) for r in results))
+
+    ideal = [r.ec_leaked_bits / r.ec_efficiency for r in results if r.ec_efficiency]
+    leak = sum(r.ec_leaked_bits for r in results if r.ec_efficiency)
+    uppers = [r.qber_upper_bound for r in results if r.qber_upper_bound is not None]
+    empty = np.zeros(0, dtype=np.uint8)
+    aborted = reason is not None
+    alice = empty if aborted else np.concatenate([r.alice_key for r in results])
+    bob = empty.copy() if aborted else np.concatenate([r.bob_key for r in results])
+    return replace(
+        results[0],
+        sifted_bits=total,
+        sample_bits=summed("sample_bits"),
+        reconciled_bits=summed("reconciled_bits"),
+        final_key_bits=int(alice.size),
+        qber_estimate=weighted("qber_estimate"),
+        qber_upper_bound=max(uppers) if uppers else None,
+        phase_error_estimate=weighted("phase_error_estimate"),
+        phase_error_bound=weighted("phase_error_bound"),
+        ec_leaked_bits=summed("ec_leaked_bits"),
+        verification_bits=summed("verification_bits"),
+        leaked_bits=summed("leaked_bits"),
+        corrected_bits=summed("corrected_bits"),
+        ec_efficiency=leak / sum(ideal) if ideal else None,
+        frame_error_rate=weighted("frame_error_rate") or 0.0,
+        discarded_bits=summed("discarded_bits"),
+        asymptotic_key_bits=summed("asymptotic_key_bits"),
+        finite_key_bits=summed("finite_key_bits"),
+        secret_fraction=alice.size / total if total else 0.0,
+        eps_sec=sum(r.eps_sec for r in results),
+        eps_cor=sum(r.eps_cor for r in results),
+        auth_key_bits_used=summed("auth_key_bits_used"),
+        messages=summed("messages"),
+        aborted=aborted,
+        abort_reason=reason,
+        keys_match=None if aborted else all(r.keys_match for r in results),
+        true_qber=weighted("true_qber"),
+        alice_key=alice,
+        bob_key=bob,
+    )
+
+
+__all__ = [
+    "DEFAULT_BLOCK_BITS",
+    "BasisFigures",
+    "KeyOptions",
+    "KeyOutcome",
+    "block_plan",
+    "finish_key",
+    "merge_distillations",
+]

@@ -67,6 +67,8 @@ class Session:
         """
         if isinstance(self.engine, ExactEngine):
             self.engine.prefetch([setup for setup, _ in self.segments], self.alice.angles, self.bob.angles)
+        if getattr(self.engine, "one_call_per_run", False):  # e.g. a backend: one job, one calibration
+            chunk_size = max(chunk_size, self.pairs)
         pieces: list[tuple[PairSetup, int]] = []
         with progress_bar(self.pairs, progress=progress, label=label) as bar:
             for setup, count in self.segments:

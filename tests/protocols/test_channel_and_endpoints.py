@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from channel_spy import run_with_channel
 
 from qentangle.channel import ClassicalChannel, Message
 from qentangle.engines import ExactEngine
@@ -51,17 +52,7 @@ def _flip_message(target: int):
 
 
 def _clean_transcript(run):
-    holder = {}
-    original = ClassicalChannel.with_random_key
-
-    def spy(rng, *args, **kwargs):
-        holder["channel"] = original(rng, *args, **kwargs)
-        return holder["channel"]
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(session_module.ClassicalChannel, "with_random_key", staticmethod(spy))
-        run()
-    return holder["channel"].transcript
+    return run_with_channel(run)[1].transcript
 
 
 @pytest.mark.parametrize("protocol", ["e91", "bbm92"])
@@ -110,3 +101,123 @@ def test_settings_pack_round_trip(width):
 def test_bad_endpoint_probabilities_are_rejected():
     with pytest.raises(ValidationError, match="probabilities"):
         Endpoint("alice", (0.0, 1.0), np.random.default_rng(0), probabilities=(0.7, 0.7))
+
+
+def _edited(value):
+    """A different value of the same kind (used when a payload cannot change in place)."""
+    if isinstance(value, (bool, np.bool_)):
+        return not value
+    if isinstance(value, (int, np.integer)):
+        return int(value) ^ 1
+    if isinstance(value, float):
+        return value + 1.0
+    if isinstance(value, np.ndarray):
+        return np.append(value, np.uint8(1)) if value.size == 0 else value ^ 1
+    if isinstance(value, tuple):
+        return (_edited(value[0]), *value[1:])
+    if isinstance(value, list):
+        return [_edited(value[0]), *value[1:]] if value else [1]
+    return str(value) + "!"
+
+
+def _edit_in_place(target: int):
+    """An adversary that edits message ``target``'s payload in place when it is mutable."""
+
+    def adversary(message: Message) -> Message:
+        if message.seq != target:
+            return message
+        payload = message.payload
+        if isinstance(payload, tuple) and payload and isinstance(payload[0], np.ndarray) and payload[0].size:
+            payload = payload[0]  # a tuple holding arrays: edit the array inside
+        if isinstance(payload, np.ndarray) and payload.size:
+            payload.flags.writeable = True
+            payload.flat[0] ^= 1
+        elif isinstance(payload, dict) and payload:
+            first = sorted(payload)[0]
+            payload[first] = _edited(payload[first])
+        elif isinstance(payload, list) and payload:
+            payload[0] = _edited(payload[0])
+        else:
+            return replace(message, payload=_edited(payload))
+        return message  # the very same object, edited
+
+    return adversary
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"S": 2.7, "S_stderr": 0.01},
+        [3, 4],
+        np.arange(8, dtype=np.uint8),
+        (np.arange(4, dtype=np.uint8), 5),
+    ],
+    ids=["dict", "list", "array", "tuple-of-array"],
+)
+def test_in_place_edits_of_a_payload_fail_authentication(payload):
+    channel = ClassicalChannel.with_random_key(np.random.default_rng(0), adversary=_edit_in_place(0))
+    with pytest.raises(AuthenticationError, match="message 0 "):
+        channel.send("alice", "data", payload)
+    assert channel.transcript == ()
+
+
+def test_untouched_messages_still_verify():
+    channel = ClassicalChannel.with_random_key(np.random.default_rng(0), adversary=lambda message: message)
+    received = channel.send("bob", "data", {"a": np.arange(3), "b": [1, 2]})
+    assert received["b"] == [1, 2] and np.array_equal(received["a"], np.arange(3))
+
+
+def _distillation_targets(transcript) -> list[int]:
+    """First and last message of every distillation kind (after sifting and estimation)."""
+    kinds = ("cascade/", "ldpc/", "verify/", "amplify/")
+    targets: dict[str, list[int]] = {}
+    for message in transcript:
+        if message.kind.startswith(kinds):
+            targets.setdefault(message.kind, []).append(message.seq)
+    return sorted({seq for seqs in targets.values() for seq in (seqs[0], seqs[-1])})
+
+
+@pytest.mark.parametrize(
+    ("ec", "p_z", "pairs", "depolarizing", "seed", "prefixes"),
+    [
+        ("cascade", 0.5, 40_000, 0.04, 1, ("cascade/", "verify/", "amplify/")),
+        ("ldpc", 0.8, 20_000, 0.03, 3, ("ldpc/",)),  # one that needs a retry (revealed bits)
+    ],
+)
+def test_tampering_with_distillation_messages_of_a_full_run_is_detected(
+    ec, p_z, pairs, depolarizing, seed, prefixes
+):
+    from qentangle.noise import NoiseConfig
+
+    noise = NoiseConfig(depolarizing=depolarizing)
+
+    def run():
+        return run_bbm92(pairs, p_z=p_z, noise=noise, seed=seed, key_options=KeyOptions(ec=ec))
+
+    transcript = _clean_transcript(run)
+    targets = [t for t in _distillation_targets(transcript) if transcript[t].kind.startswith(prefixes)]
+    if ec == "ldpc":  # decoding is slow: the first message of each LDPC kind
+        targets = sorted({transcript[t].kind: t for t in reversed(targets)}.values())
+    assert {transcript[t].kind.split("/")[0] + "/" for t in targets} == set(prefixes)
+    assert transcript[-1].kind == "amplify/seed"  # the run went all the way to a key
+    original = ClassicalChannel.with_random_key
+    for target in targets:
+
+        def tampered(rng, *args, target=target, **kwargs):
+            return original(rng, *args, adversary=_edit_in_place(target), **kwargs)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(session_module.ClassicalChannel, "with_random_key", staticmethod(tampered))
+            with pytest.raises(AuthenticationError, match=f"message {target} "):
+                run()
+
+
+def test_progress_bar_appears_only_on_a_terminal_and_after_a_delay(monkeypatch):
+    from qentangle.protocols import endpoints
+
+    monkeypatch.setattr(endpoints, "_stderr_is_terminal", lambda: False)
+    assert endpoints.progress_bar(10, progress=None, label="x").disable
+    monkeypatch.setattr(endpoints, "_stderr_is_terminal", lambda: True)
+    with endpoints.progress_bar(10, progress=None, label="x") as bar:
+        assert not bar.disable and bar.delay == endpoints.PROGRESS_DELAY_S
+    assert endpoints.progress_bar(10, progress=False, label="x").disable

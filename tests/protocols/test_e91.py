@@ -2,13 +2,15 @@
 
 import math
 
+import numpy as np
 import pytest
 from protocol_stats import within
 
+from qentangle.distill.finite_key import device_independent_phase_error
 from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
 from qentangle.protocols.attacks import FakeSource, InterceptResend
-from qentangle.protocols.e91 import run_e91
+from qentangle.protocols.e91 import _s_lower_bound, run_e91
 from qentangle.protocols.keying import KeyOptions
 
 SEEDS = (21, 22, 23)
@@ -99,3 +101,59 @@ def test_key_never_exceeds_what_eve_leaves_under_a_key_basis_attack(strength, ba
         return
     ceiling = data["reconciled_bits"] * (1 - result.eve_information) - data["leaked_bits"]
     assert data["final_key_bits"] <= ceiling
+
+
+@pytest.mark.parametrize("distill", [True, False])
+@pytest.mark.parametrize("pairs", [10, 40, 100, 150, 3000])
+def test_short_runs_abort_cleanly(pairs, distill):
+    for seed in (1, 2, 3):
+        result = run_e91(pairs, seed=seed, key_options=KeyOptions(distill=distill))
+        data = result.to_dict()
+        assert result.aborted and data["final_key_bits"] == 0 and data["abort_reason"]
+        if any(c["n"] == 0 for c in data["correlators"]):
+            assert "too few test rounds" in data["abort_reason"] and math.isnan(result.S)
+
+
+def test_no_test_round_at_a_setting_pair_means_s_is_unknown():
+    unknown = [run_e91(10, seed=seed, key_options=ESTIMATE_ONLY) for seed in range(6)]
+    unknown = [r for r in unknown if any(c["n"] == 0 for c in r.correlators)]
+    assert unknown
+    for result in unknown:
+        assert math.isnan(result.S) and "S is unknown" in result.key.abort_reason
+
+
+def test_with_distillation_s_must_be_bounded_above_two():
+    """3000 ideal pairs: S is 10 standard errors above 2, but its rigorous lower bound is not."""
+    result = run_e91(3000, seed=5)
+    assert result.S_z > 3
+    assert result.aborted and "too few test rounds" in result.key.abort_reason
+
+
+def test_qber_threshold_applies_to_measured_errors_and_s_sets_the_floor():
+    """QBER 2.5 %: the phase-error floor from S is above 11 % but the finite key is positive."""
+    options = KeyOptions()
+    result = run_e91(300_000, seed=3, noise=NoiseConfig(depolarizing=0.05), key_options=options)
+    data = result.to_dict()
+    assert not result.aborted and data["final_key_bits"] > 0 and data["keys_match"]
+    assert data["qber_upper"] < options.qber_abort < data["phase_error_upper"]
+    # The floor: the Hoeffding bound on S at the phase-error budget (eps_sec/2)^2.
+    n = np.array([c["n"] for c in data["correlators"]])
+    failure = (options.eps_sec / 2) ** 2
+    s_low = result.S_raw - float(np.sum(np.sqrt(2 * math.log(4 / failure) / n)))
+    assert data["phase_error_upper"] == pytest.approx(device_independent_phase_error(s_low))
+
+
+def test_measured_qber_above_the_threshold_still_aborts():
+    noise = NoiseConfig(depolarizing=0.26)  # QBER 13 %, S = 2.09 (no device-independent key either)
+    result = run_e91(PAIRS, seed=2, noise=noise, s_sigmas=0.0, key_options=KeyOptions(distill=False))
+    assert result.aborted and "QBER upper bound" in result.key.abort_reason
+    distilled = run_e91(PAIRS, seed=2, noise=noise, s_sigmas=0.0)
+    assert distilled.aborted and "lower confidence bound on S" in distilled.key.abort_reason
+
+
+def test_s_lower_bound_is_clamped():
+    counts = np.full((4, 4), 1)
+    assert _s_lower_bound(counts, 2.5, 1e-20) == -4.0
+    assert _s_lower_bound(np.zeros((4, 4)), math.nan, 1e-20) == -4.0
+    big = np.full((4, 4), 10**12)
+    assert _s_lower_bound(big, 2.8, 1e-20) == pytest.approx(2.8, abs=1e-3)
