@@ -897,9 +897,11 @@ MICIUS = [
     from qentangle.plots import plot_pass_comparison
     from qentangle.protocols.satellite import run_pass
     from qentangle.scenarios import apply_overrides, list_presets, load_scenario, preset_text
-    from qentangle.scenarios.compare import PUBLISHED, comparable_figures, compare
+    from qentangle.scenarios.compare import (
+        PUBLISHED, comparable_figures, compare, expected_key, figure_spread,
+    )
 
-    SEEDS = (1, 2, 3, 4, 5)
+    SEEDS = tuple(range(1, 9))
     SIGMAS = 4
     print("presets:", list_presets())
     """),
@@ -951,7 +953,8 @@ MICIUS = [
     """),
     md(r"""
     The inputs that are **tuned** to a published figure, and the main **assumptions**, of the
-    2020 preset (the 2017 preset shares the payload and adds its own [T] for Lijiang's receiver):
+    2020 preset (the 2017 preset shares the payload; its own [T] are Lijiang's receiver optics and
+    a residual polarization misalignment, discussed with the Bell test below):
     """),
     code(r"""
     def input_table(rows, wanted):
@@ -970,10 +973,15 @@ MICIUS = [
     """),
     md(r"""
     So three numbers of 2020 are fitted (the source visibility, the receivers' optics efficiency
-    and the night-sky background) to the published QBER, count rate and signal-to-noise ratio;
-    those three outputs *cannot* be a test of the model. What is tested is everything that
-    follows from them together with the geometry: the spread of the loss over a pass, the sifted
-    rate, the key rates and, for 2017, the CHSH value from the same source with other telescopes.
+    and the night-sky background) to the published QBER, count rate and signal-to-noise ratio,
+    and two of 2017 (Lijiang's receiver optics to the ~1.1 Hz coincidence rate, and a polarization
+    misalignment to $S$); those outputs *cannot* be a test of the model. The night background of
+    every receiver of both years follows **one rule**, anchored on the 2020 fit: sky light passes
+    through the same telescope and relay optics as the signal, so the background scales with the
+    collecting area and the receiver optics,
+    $3900\,\mathrm{Hz} \times (D / 1.2\,\mathrm{m})^2 \times (\eta_\mathrm{optics} / 0.29)$.
+    What is tested is everything that follows from the fitted inputs together with the geometry:
+    the loss over a pass, the sifted rate and the key rates.
 
     ## The pass: geometry, loss, rates
 
@@ -983,6 +991,14 @@ MICIUS = [
     coincidence rates, and the expected QBER.
     """),
     code(r"""
+    for name in ("micius-2020", "micius-2017"):
+        for station in load_scenario(name).stations:
+            rule = 3900 * (station.aperture_m / 1.2) ** 2 * station.optics_efficiency / 0.29
+            print(f"{name} {station.name:9} D = {station.aperture_m} m, "
+                  f"optics {station.optics_efficiency:5.3f}: background "
+                  f"{station.background_night_hz:6.0f} Hz (rule: {rule:6.0f} Hz)")
+            assert abs(station.background_night_hz - rule) < 0.5
+
     scenario = load_scenario("micius-2020")
     one_pass = scenario.physics(accumulate=False)   # a single pass; the run repeats it up to 3100 s
     print(scenario.description)
@@ -1035,14 +1051,18 @@ MICIUS = [
     print("keys identical:", data["protocol_result"]["keys_match"])
     """),
     md(r"""
-    ## Five passes, side by side with the published figures
+    ## Eight passes, side by side with the published figures
 
-    A pass has only a few thousand coincidences, so its figures fluctuate. We repeat the 2020
-    key run and the 2017 Bell test with five seeds and put the spread beside the published
-    values. The published figures, their confidence marks and the accepted margins come from
-    `qentangle.scenarios.compare.PUBLISHED` (the figures of `shared/reference/micius.md`; the
-    margin is the published uncertainty where there is one, otherwise a stated tolerance). The
-    last column, the link model's expectation, is the noiseless mean.
+    A pass has only a few thousand coincidences, so its figures fluctuate from seed to seed. The
+    comparison therefore judges a deterministic **model** column: the link model's expectation
+    over the data time and, for the 2020 key, the finite-key length at the expected sifted count
+    and QBER (`qentangle.scenarios.compare.expected_key`, with the paper's error-correction
+    efficiency $f = 1.19$). Beside it are the mean ± standard deviation and the range of eight
+    simulated passes (seeds 1 to 8). The published figures, their confidence marks and the margins
+    come from `qentangle.scenarios.compare.PUBLISHED` (the figures of `shared/reference/micius.md`;
+    the margin is the published uncertainty where there is one, otherwise a stated tolerance).
+    **[T]** marks a row whose model value is tuned to the published one, **no\*** a documented
+    miss; the numbered notes give the reasons.
     """),
     code(r"""
     runs = {
@@ -1051,44 +1071,92 @@ MICIUS = [
     }
     figures = {name: [comparable_figures(r.to_dict()) for r in results] for name, results in runs.items()}
     expected = {name: results[0].to_dict()["expected"] for name, results in runs.items()}
+    rows = {name: compare(name, spread=figure_spread(figures[name])) for name in runs}
 
-    SHOWN = {  # the rows of the comparison (keys of PUBLISHED)
-        "micius-2017": ("chsh", "coincidence_rate_hz"),
-        "micius-2020": ("coincidence_rate_hz", "snr", "qber", "sifted_rate_hz", "asymptotic_key_rate_bps",
-                        "finite_key_rate_bps", "final_key_bits"),
-    }
-    lines = ["| experiment | quantity | published | ours: mean ± std (5 seeds) | min … max | margin | "
-             "seeds within | link model |",
-             "|---|---|---|---|---|---|---|---|"]
-    comparison = []
-    for name, keys in SHOWN.items():
+    lines = [f"| experiment | quantity | published | model | ours: mean ± sd ({len(SEEDS)} seeds) | "
+             "min … max | margin | model within | seeds within |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for name in ("micius-2020", "micius-2017"):
         published = {p.key: p for p in PUBLISHED[name]}
-        for key in keys:
-            pub = published[key]
-            values = [f[key] for f in figures[name]]
-            limit = pub.tolerance * abs(pub.value) if pub.relative else pub.tolerance
-            inside = sum(abs(v - pub.value) <= limit for v in values)
-            margin = f"±{pub.tolerance:.0%}" if pub.relative else f"±{pub.tolerance:g}"
-            model = expected[name].get(key)
-            comparison.append((name, pub, values, inside))
+        for row in rows[name]:
+            pub = published[row.key]
+            values = [f.get(row.key) for f in figures[name]]
+            numeric = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+            inside = sum(abs(v - pub.value) <= pub.limit for v in numeric)
+            for note in row.notes:
+                if note not in notes:
+                    notes.append(note)
+            refs = " (" + ",".join(str(notes.index(n) + 1) for n in row.notes) + ")" if row.notes else ""
+            sd = row.spread[1] if row.spread else 0.0
+            ours = f"{row.spread[0]:.4g} ± {sd:.2g}" if abs(sd) < 100 else f"{row.spread[0]:.0f} ± {sd:.0f}"
+            span = f"{min(numeric):.4g} … {max(numeric):.4g}" if numeric else "—"
+            verdict = "yes" if row.within else ("no\\*" if row.documented_miss else "**NO**")
             lines.append(
-                f"| {name[-4:]} | {pub.quantity} | {pub.value:g} [{pub.mark}] | "
-                f"{statistics.mean(values):.4g} ± {statistics.stdev(values):.2g} | "
-                f"{min(values):.4g} … {max(values):.4g} | {margin} | {inside}/{len(values)} | "
-                f"{'—' if model is None else f'{model:.4g}'} |"
+                f"| {name[-4:]} | {pub.quantity}{' [T]' if row.tuned else ''} | {pub.value:g} [{pub.mark}] | "
+                f"{row.model:.4g} | {ours} | {span} | {pub.margin.replace('+-', '±')} | {verdict}{refs} | "
+                f"{inside}/{len(numeric) if numeric else 0} |"
             )
     display(Markdown("\n".join(lines)))
+    display(Markdown("\n".join(f"{i}. {note}" for i, note in enumerate(notes, 1))))
+    # a row is outside its margin exactly when it is a documented miss
+    assert all(row.within != row.documented_miss for name in rows for row in rows[name])
     """),
     md(r"""
-    How to read it: the count rate, SNR and QBER of 2020 are where the tuned inputs put them (they
-    are a check of the bookkeeping, not of the physics). The sifted rate follows without tuning
-    ($p_z = 1/2$ keeps half the pairs). The secure key rates depend on the error correction and
-    the finite-key analysis: the paper used a Hamming code ($f=1.19$) and its own finite-key
-    accounting, we use Cascade and a hypergeometric phase-error bound, and with ~3400 sifted bits
-    the final key swings by about 100 bits per 0.1 % of sampled QBER, hence the wide margin.
+    How to read it: the count rate, SNR and QBER of 2020, and $S$, its QBER and the count rate of
+    2017, are where the tuned inputs put them (a check of the bookkeeping, not of the physics).
+    The sifted rate follows without tuning ($p_z = 1/2$ keeps half the pairs), and so does the
+    asymptotic key rate. Two kinds of rows miss, for the reasons in the notes:
 
-    The 2017 Bell test is the most honest comparison: nothing in the 2017 preset is tuned to $S$.
-    Each of our runs has its own statistical error, comparable to the published one:
+    * **loss**: both years compare one definition, the end-to-end loss from the source to a click
+      (detectors included), which is what the recalled 2017 range must be for 5.9e6 pairs/s to
+      give ~1.1 Hz. The recalled 2020 range then sits ~5 dB below ours (it matches our loss
+      *without* detectors, but cannot be end-to-end together with the published 2.2 Hz), and
+      the recalled 2017 range spans ~18 dB where our clear-sky model spans ~8.5 dB.
+    * **finite key**: our composable bound is looser than the paper's finite-key analysis (next
+      cell).
+
+    ### The 2020 finite key: model, seed spread and the paper
+
+    The finite key of a 3100 s run is very sensitive to the run's QBER, so one run says little.
+    The model value is deterministic; the runs fluctuate around the same calculation done with
+    the efficiency their Cascade reached (lower than the paper's Hamming code, so more key):
+    """),
+    code(r"""
+    protocol = load_scenario("micius-2020").protocol
+    data_runs = [r.to_dict() for r in runs["micius-2020"]]
+    finals = np.array([d["final_key_bits"] for d in data_runs])
+    f_cascade = statistics.fmean(d["protocol_result"]["ec_efficiency"] for d in data_runs)
+    model_paper_f = expected["micius-2020"]["final_key_bits"]
+    model_cascade_f = expected_key(expected["micius-2020"], protocol, f_cascade)["final_key_bits"]
+    at_published = expected_key({"sifted_rate_hz": 1.1, "qber": 0.045, "duration_s": 3100.0}, protocol)
+    stderr = finals.std(ddof=1) / math.sqrt(finals.size)
+    print(f"simulated runs ({finals.size} seeds): final key {finals.mean():.0f} ± "
+          f"{finals.std(ddof=1):.0f} bits (range {finals.min()} … {finals.max()}), "
+          f"Cascade f = {f_cascade:.3f}")
+    print(f"model at the link model's expectation: {model_cascade_f} bits with f = {f_cascade:.3f}, "
+          f"{model_paper_f} bits with the paper's f = 1.19")
+    print(f"model at the published operating point (3410 sifted bits, QBER 4.5 %, f = 1.19): "
+          f"{at_published['final_key_bits']} bits; published: 372 bits")
+    assert abs(finals.mean() - model_cascade_f) <= SIGMAS * stderr   # the runs scatter around the model
+    assert at_published["final_key_bits"] < 372                      # our bound is the looser one
+    """),
+    md(r"""
+    So with the paper's own operating point and error-correction efficiency, our finite-key
+    bound keeps about three quarters of the published 372 bits: the paper's finite-key analysis
+    is less conservative than ours (we bound the phase errors of each basis from the bit errors
+    of the other with the exact hypergeometric tail, the two bounds failing together with
+    probability at most $(\varepsilon/2)^2$). Nothing is tuned to close that gap.
+
+    ## The 2017 Bell test
+
+    With the one background rule, the 2017 link would be as clean as the 2020 one (SNR ~15) and
+    the model would give $S \approx 2.57$, outside the published $2.37 \pm 0.09$. The preset
+    therefore adds **one** tuned input: a residual polarization misalignment of the 2017 link
+    (`link.misalignment_deg`, [T]; 0 in 2020, when the compensation is assumed to have
+    improved). The model's $S$ is thus 2.37 *by construction*. What the runs test is that the
+    simulation reproduces its model, and that one run's statistical error is the published one
+    (the data time is derived from it, [A]). The seed spread:
     """),
     code(r"""
     S_pub = {p.key: p for p in PUBLISHED["micius-2017"]}["chsh"]
@@ -1096,21 +1164,25 @@ MICIUS = [
     S = np.array([r.to_dict()["S"] for r in bell])
     S_err = np.array([r.to_dict()["S_stderr"] for r in bell])
     S_model = expected["micius-2017"]["chsh"]
+    base_2017 = load_scenario("micius-2017")
+    S_untuned = apply_overrides(base_2017, ["link.misalignment_deg=0"]).physics().summary(None)["chsh"]
     for seed, r, s, e in zip(SEEDS, bell, S, S_err):
         d = r.to_dict()
         print(f"seed {seed}: S = {s:.3f} ± {e:.3f} from {d['coincidences']} coincidences "
               f"(z = {d['z_score']:.1f}, rigorous p = {d['p_value_rigorous']:.1e})")
         assert abs(s - S_model) <= SIGMAS * e    # the simulation agrees with the link model's S
-    combined = math.sqrt(S_pub.tolerance**2 + float(np.mean(S_err)) ** 2)
-    gap = float(np.mean(S)) - S_pub.value
-    print(f"\nmean of our S: {np.mean(S):.3f} (link model {S_model:.3f}); published {S_pub.value} ± {S_pub.tolerance}")
-    print(f"difference {gap:+.3f}, i.e. {gap / combined:+.1f} combined standard errors of one run and the paper")
+    print(f"\nours over {S.size} seeds: S = {S.mean():.3f} ± {S.std(ddof=1):.3f} (mean ± sd); "
+          f"published {S_pub.value} ± {S_pub.tolerance} [P]")
+    print(f"link model: S = {S_model:.3f} with the tuned misalignment of {base_2017.link.misalignment_deg}°, "
+          f"{S_untuned:.3f} without it")
+    assert abs(S.mean() - S_model) <= SIGMAS * S_err.mean() / math.sqrt(S.size)
 
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
     ax.errorbar(SEEDS, S, yerr=S_err, fmt="o", capsize=4, label="simulated passes (±1σ)")
     ax.axhspan(S_pub.value - S_pub.tolerance, S_pub.value + S_pub.tolerance, color="tab:green", alpha=0.2,
                label=f"published {S_pub.value} ± {S_pub.tolerance} [P]")
-    ax.axhline(S_model, color="black", lw=1, ls=":", label="link model")
+    ax.axhline(S_model, color="black", lw=1, ls=":", label="link model (tuned [T])")
+    ax.axhline(S_untuned, color="tab:orange", lw=1, ls="-.", label="link model, no misalignment")
     ax.axhline(2, color="tab:red", ls="--", label="classical bound")
     ax.set_xlabel("seed")
     ax.set_ylabel("S")
@@ -1119,15 +1191,38 @@ MICIUS = [
     plt.show()
     """),
     md(r"""
-    The same comparison for one 2020 run, as ratios to the published figures (green: inside the
-    margin), with every row `qentangle.scenarios.compare` knows, including the loss range:
+    The misalignment is not measured: a noisier 2017 link would explain the lower $S$ as well
+    (if the background had not grown with the 2020 receivers' gain, i.e. scaled with the
+    collecting area only, the untuned model would give $S \approx 2.28$). The published figures
+    in `micius.md` cannot tell the two apart; the preset picks one, marked [T].
+
+    One 2020 run as ratios to the published figures (green: this run inside the margin), with
+    every row `qentangle.scenarios.compare` knows:
     """),
     code(r"""
-    rows = compare("micius-2020", figures=lambda _name: comparable_figures(data))
-    fig = plot_pass_comparison(data, rows)
+    one_run = compare("micius-2020", figures=lambda _name: comparable_figures(data))
+    fig = plot_pass_comparison(data, one_run)
     plt.show()
-    for note in sorted({row.note for row in rows if row.note}):
-        print("note:", note)
+    """),
+    md(r"""
+    ### Why not E91 on this link?
+
+    E91 measures three settings per side, so only the matched setting pairs, about 2 in 9, give
+    key bits, and it never measures the conjugate of its key bases: it estimates the QBER on a
+    disclosed random sample of its key, and bounds Eve's information from a lower confidence
+    bound on $S$ from the test rounds. Over 3100 s both are far too uncertain at
+    $\varepsilon = 10^{-10}$: the QBER bound from a sample of ~150 bits lies far above the 11 %
+    abort threshold, and the bound on $S$ from ~3000 test rounds stays below 2. So E91 yields no
+    key at this count. This is not a bug; the run says why:
+    """),
+    code(r"""
+    e91 = run_pass("micius-2020", seed=SEEDS[0], overrides=["protocol.kind=e91"]).to_dict()
+    key = e91["protocol_result"]
+    print(f"coincidences {e91['coincidences']}, sifted {e91['sifted_bits']} "
+          f"({e91['sifted_bits'] / e91['coincidences']:.1%}), sample {key['qber_sample_bits']} bits, "
+          f"QBER {e91['qber']:.3f}, upper bound {key['qber_upper']:.3f}")
+    print("aborted:", e91["aborted"], "-", e91["abort_reason"])
+    assert e91["aborted"] and e91["final_key_bits"] == 0
     """),
     md(r"""
     ## What if...
@@ -1191,16 +1286,18 @@ MICIUS = [
     size pays the same fixed cost; the printed runs show what is left. (Each line is one seed:
     rerun with others to see the spread.)
 
-    **Summary.** The presets are built from inputs whose sources are marked; three 2020 inputs are
-    tuned to published figures and are shown as such. The comparison table says, seed by seed,
-    which simulated figures fall inside the stated margins of the published ones; the untuned
-    2017 Bell test is compared with the published $S$ in units of the combined statistical error.
-    The same runs from the command line:
+    **Summary.** The presets are built from inputs whose sources are marked; five inputs are
+    tuned to published figures (three of 2020, two of 2017) and are shown as such, and one rule
+    sets every receiver's background. The comparison judges the deterministic link model
+    against the published figures and shows the seed spread beside it: the untuned rates agree,
+    the loss ranges and the finite key miss for stated reasons (the recalled loss ranges cannot
+    share one definition; our finite-key bound is looser than the paper's). The same from the
+    command line:
 
     ```
     qentangle pass micius-2020 --seed 1 --plot-dir out/micius-2020
     qentangle pass micius-2017 --seed 1 --json
-    python -m qentangle.scenarios.compare
+    python -m qentangle.scenarios.compare --seeds 8
     ```
     """),
 ]

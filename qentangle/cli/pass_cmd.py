@@ -80,12 +80,18 @@ def pass_report(result, data: dict) -> str:
         ("abort_reason", "abort reason"),
         ("elapsed_s", "elapsed (s)"),
     ]
-    text = format_table(
-        f"Pass: {data['scenario']}", [(label, data[k]) for k, label in keys if data.get(k) is not None]
-    )
+    rows = [(label, data[k]) for k, label in keys if data.get(k) is not None]
+    if data["protocol"] == "chsh":
+        rows = [("QBER (implied by S)", v) if label == "QBER" else (label, v) for label, v in rows]
+    text = format_table(f"Pass: {data['scenario']}", rows)
     if data["scenario"] in PUBLISHED:
-        rows = compare(data["scenario"], lambda _name: comparable_figures(data))
-        text += "\n\nSimulated pass beside the published figures\n" + comparison_table(data["scenario"], rows)
+        rows = compare(
+            data["scenario"], lambda _name: data["expected"], simulated=comparable_figures(data)
+        )
+        text += (
+            "\n\nLink model (expected) and this simulated pass beside the published figures\n"
+            + comparison_table(data["scenario"], rows)
+        )
     for path in data.get("plots", []):
         text += f"\nwrote {path}"
     return text

@@ -221,8 +221,8 @@ class TLEOrbit:
 
     SGP4 gives TEME positions, rotated to ECEF by GMST (polar motion ignored).
 
-    >>> line1 = "1 41731U 16051A   20153.50000000  .00000600  00000-0  28000-4 0  9990"
-    >>> line2 = "2 41731  97.3700 100.0000 0012000  90.0000 270.0000 15.25000000200000"
+    >>> line1 = "1 41731U 16051A   20153.50000000  .00000600  00000-0  28000-4 0  9995"
+    >>> line2 = "2 41731  97.3700 100.0000 0012000  90.0000 270.0000 15.25000000200001"
     >>> orbit = TLEOrbit(line1, line2)
     >>> float(np.linalg.norm(orbit.ecef_m(orbit.elements_epoch, [0.0])[0])) > 6.8e6
     True
@@ -234,12 +234,13 @@ class TLEOrbit:
     def __post_init__(self) -> None:
         from sgp4.api import Satrec
 
-        for name, line, first in (("orbit.tle_line1", self.line1, "1"),
-                                  ("orbit.tle_line2", self.line2, "2")):
-            if not isinstance(line, str) or len(line.strip()) < 60 or line[0] != first:
-                raise ValidationError(
-                    f"{name}={line!r} is not valid: expected a TLE line {first} (69 characters)"
-                )
+        check_tle_line("orbit.tle_line1", self.line1, 1)
+        check_tle_line("orbit.tle_line2", self.line2, 2)
+        if self.line1[2:7] != self.line2[2:7]:
+            raise ValidationError(
+                f"orbit.tle_line2 is not valid: its catalogue number {self.line2[2:7]!r} differs "
+                f"from line 1's {self.line1[2:7]!r} (expected the two lines of one satellite)"
+            )
         try:
             satrec = Satrec.twoline2rv(self.line1, self.line2)
         except (ValueError, IndexError) as error:
@@ -266,6 +267,41 @@ class TLEOrbit:
     def to_dict(self) -> dict:
         """JSON-safe description."""
         return {"kind": "tle", "tle_line1": self.line1, "tle_line2": self.line2}
+
+
+def tle_checksum(line: str) -> int:
+    """The modulo-10 checksum of a TLE line: digits count their value, ``-`` counts 1.
+
+    Computed over the first 68 characters; a valid line ends with it (column 69).
+
+    >>> tle_checksum("1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927")
+    7
+    """
+    return sum(int(c) if c.isdigit() else c == "-" for c in line[:68]) % 10
+
+
+def check_tle_line(name: str, line: object, number: int) -> str:
+    """``line`` if it is TLE line ``number`` (1 or 2) with a valid checksum, else a clear error.
+
+    >>> check_tle_line("orbit.tle_line1", "1 41731U" + " " * 60 + "7", 1)[:8]
+    '1 41731U'
+    """
+    if not isinstance(line, str) or len(line.rstrip()) != 69:
+        size = len(line.rstrip()) if isinstance(line, str) else "no"
+        raise ValidationError(
+            f"{name} is not valid: expected a TLE line of 69 characters, got {size} characters"
+        )
+    if line[0] != str(number) or line[1] != " ":
+        raise ValidationError(
+            f"{name} is not valid: expected TLE line {number} (starting with '{number} '), "
+            f"got {line[:2]!r}"
+        )
+    if not line[68].isdigit() or int(line[68]) != tle_checksum(line):
+        raise ValidationError(
+            f"{name} is not valid: checksum digit {line[68]!r} does not match the modulo-10 "
+            f"checksum {tle_checksum(line)} of its first 68 characters (a corrupted or edited line)"
+        )
+    return line
 
 
 def _timedelta_days(days: float):

@@ -7,6 +7,11 @@ uncorrelated: they are fully mixed pairs (white noise). Loss is classical, noise
 detected rounds then run through the same protocol code as any other run (BBM92, E91 or a CHSH
 test), and the key stage distils the key accumulated over the whole data time.
 
+``to_dict()`` always carries the keys of ``qentangle pass --json``; a figure a protocol does
+not produce is ``None`` (a CHSH test has no sifted key; its ``qber`` is the one implied by S).
+Under ``expected`` it gives the link model's expectations, with the deterministic key figures
+of :func:`qentangle.scenarios.compare.expected_key` for BBM92.
+
 >>> result = run_pass("micius-2020", seed=1)   # doctest: +SKIP
 >>> round(result.to_dict()["coincidence_rate_hz"], 1)  # doctest: +SKIP
 2.2
@@ -29,8 +34,11 @@ from qentangle.noise import NoiseConfig
 from qentangle.protocols.keying import KeyOptions
 from qentangle.rng import SeedLike, seed_sequence
 from qentangle.scenarios import Scenario, apply_overrides, load_scenario
+from qentangle.scenarios.compare import expected_key
 
 ACCIDENTAL = NoiseConfig(accidental=1.0)  # two photons of different pairs: uncorrelated
+QBER_FROM_S = "implied by S: (1 - S / 2 sqrt 2) / 2 (white noise on the pairs)"
+"""How a CHSH pass's ``qber`` is obtained: its settings have no matched bases to count errors in."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class PassResult:
             "loss_db_max": self.link["loss_db_max"],
             "channel_loss_db_min": self.link["channel_loss_db_min"],
             "channel_loss_db_max": self.link["channel_loss_db_max"],
+            "range_sum_km_min": self.link["range_sum_km_min"],
+            "range_sum_km_max": self.link["range_sum_km_max"],
             "coincidences": true + accidental,
             "true_coincidences": true,
             "accidental_coincidences": accidental,
@@ -79,12 +89,24 @@ class PassResult:
                 S_stderr=proto["S_stderr"],
                 z_score=proto["z_score"],
                 p_value_rigorous=proto["p_value_rigorous"],
+                qber=(1.0 - proto["S"] / (2.0 * math.sqrt(2.0))) / 2.0,
+                qber_source=QBER_FROM_S,
+                sifted_bits=None,
+                sifted_rate_hz=None,
+                asymptotic_key_rate_bps=None,
+                finite_key_rate_bps=None,
+                final_key_bits=None,
             )
         else:
             data.update(
                 sifted_bits=proto["sifted_bits"],
                 sifted_rate_hz=proto["sifted_bits"] / duration,
                 qber=proto["qber"],
+                qber_source=(
+                    f"measured on a disclosed sample of {proto['qber_sample_bits']} sifted bits"
+                    if proto.get("qber_sample_bits")
+                    else "measured: errors found by error correction on every sifted bit"
+                ),
                 asymptotic_key_bits=proto.get("asymptotic_key_bits", 0),
                 asymptotic_key_rate_bps=proto.get("asymptotic_key_bits", 0) / duration,
                 final_key_bits=proto.get("final_key_bits", 0),
@@ -134,6 +156,7 @@ def run_pass(
         raise ValidationError(f"scenario {scenario.name!r}: no coincidence was detected during the pass")
     config = scenario.protocol
     link = slices.summary(config.p_z if config.kind == "bbm92" else None)
+    link.update(expected_key(link, config))
     common = dict(schedule=schedule, state=slices.state, engine=engine, seed=protocol_seed, progress=progress)
     if config.kind == "chsh":
         from qentangle.protocols.bell_test import run_bell_test

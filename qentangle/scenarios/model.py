@@ -17,7 +17,7 @@ from qentangle.errors import ValidationError, check_choice, check_range
 from qentangle.link.budget import LinkConfig
 from qentangle.link.detectors import Detectors
 from qentangle.link.geometry import great_circle_midpoint
-from qentangle.link.orbit import CircularOrbit, Orbit, TLEOrbit, as_utc
+from qentangle.link.orbit import CircularOrbit, Orbit, TLEOrbit, as_utc, check_tle_line
 from qentangle.link.passes import Window
 from qentangle.link.physics import BACKGROUND_MODES, LinkSlices, best_pass, pass_physics
 from qentangle.link.source import PairSource
@@ -109,6 +109,9 @@ class OrbitConfig:
                 "orbit.tle_line1/orbit.tle_line2 are missing: expected both lines when "
                 "orbit.kind = 'tle'"
             )
+        if self.kind == "tle":
+            check_tle_line("orbit.tle_line1", self.tle_line1, 1)
+            check_tle_line("orbit.tle_line2", self.tle_line2, 2)
 
     def build(self, alice: GroundStation, bob: GroundStation, epoch: datetime) -> Orbit:
         """The orbit model for these stations and epoch."""

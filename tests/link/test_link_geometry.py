@@ -22,7 +22,7 @@ from qentangle.link.geometry import (
     slant_range_m,
     sun_elevation_rad,
 )
-from qentangle.link.orbit import CircularOrbit, TLEOrbit, as_utc
+from qentangle.link.orbit import CircularOrbit, TLEOrbit, as_utc, tle_checksum
 from qentangle.link.passes import best_pass, track, visibility_windows
 from qentangle.link.stations import GroundStation, dms_to_deg
 
@@ -129,14 +129,42 @@ def test_through_point_puts_the_satellite_over_the_point():
         CircularOrbit.through_point(85.0, 0.0, "2020-01-01T00:00:00Z", inclination_deg=50.0)
 
 
+TLE_1 = "1 41731U 16051A   20153.50000000  .00000600  00000-0  28000-4 0  9995"
+TLE_2 = "2 41731  97.3700 100.0000 0001000  90.0000 270.0000 15.24000000200008"
+
+
 def test_tle_orbit_agrees_with_a_circular_orbit_radius():
-    line1 = "1 41731U 16051A   20153.50000000  .00000600  00000-0  28000-4 0  9990"
-    line2 = "2 41731  97.3700 100.0000 0001000  90.0000 270.0000 15.24000000200000"
-    orbit = TLEOrbit(line1, line2)
+    orbit = TLEOrbit(TLE_1, TLE_2)
     r = np.linalg.norm(orbit.ecef_m(orbit.elements_epoch, np.linspace(0, 5700, 20)), axis=1)
     assert np.all(np.abs(r / 1e3 - 6871) < 25)  # ~500 km altitude, nearly circular
     with pytest.raises(ValidationError, match="tle_line1"):
-        TLEOrbit("garbage", line2)
+        TLEOrbit("garbage", TLE_2)
+
+
+def test_tle_checksum_of_a_published_element_set():
+    # The ISS element set of the worked example of the format (Wikipedia, "Two-line element set").
+    iss = ("1 25544U 98067A   08264.51782528 -.00002182  00000-0 -11606-4 0  2927",
+           "2 25544  51.6416 247.4627 0006703 130.5360 325.0288 15.72125391563537")
+    assert [tle_checksum(line) for line in iss] == [7, 7]
+    assert TLEOrbit(*iss).elements_epoch.year == 2008
+
+
+@pytest.mark.parametrize(
+    ("line1", "line2", "message"),
+    [
+        (TLE_1[:68] + "4", TLE_2, r"orbit\.tle_line1 .*checksum digit '4'.*checksum 5"),
+        (TLE_1, TLE_2[:68] + "9", r"orbit\.tle_line2 .*checksum"),
+        # one digit changed in the inclination: the checksum catches it
+        (TLE_1, TLE_2.replace("97.3700", "97.4700"), r"orbit\.tle_line2 .*checksum"),
+        (TLE_2, TLE_1, r"orbit\.tle_line1 .*expected TLE line 1"),
+        (TLE_1, "1" + TLE_2[1:], r"orbit\.tle_line2 .*expected TLE line 2"),
+        (TLE_1[:60], TLE_2, r"orbit\.tle_line1 .*69 characters, got 60"),
+        (TLE_1, TLE_2[:2] + "41732" + TLE_2[7:68] + "9", r"catalogue number '41732'"),
+    ],
+)
+def test_tle_lines_are_validated(line1, line2, message):
+    with pytest.raises(ValidationError, match=message):
+        TLEOrbit(line1, line2)
 
 
 @pytest.mark.parametrize(("bob", "midpoint"), [(LIJIANG, (32.04, 98.95)), (NANSHAN, (40.55, 92.69))])
@@ -163,3 +191,13 @@ def test_best_pass_over_a_day_and_no_pass_error():
     far = GroundStation("Santiago", -33.4, -70.6, key="bob")
     with pytest.raises(QentangleError, match="no double-visibility pass"):
         best_pass(orbit, DELINGHA, far, orbit.elements_epoch, 3000.0)
+
+
+def test_a_scenario_rejects_a_corrupted_tle():
+    from qentangle.scenarios import apply_overrides, load_scenario
+
+    good = ["orbit.kind=tle", f'orbit.tle_line1="{TLE_1}"', f'orbit.tle_line2="{TLE_2}"']
+    assert apply_overrides(load_scenario("micius-2020"), good).orbit.tle_line2 == TLE_2
+    bad = [*good[:2], f'orbit.tle_line2="{TLE_2[:68]}3"']
+    with pytest.raises(ValidationError, match=r"orbit\.tle_line2 .*checksum"):
+        apply_overrides(load_scenario("micius-2020"), bad)

@@ -14,6 +14,7 @@ from qentangle.link.budget import from_db
 from qentangle.link.detectors import Detectors
 from qentangle.link.rates import coincidence_rates, expected_chsh, expected_qber, ma_fung_lo
 from qentangle.link.source import PairSource
+from qentangle.scenarios import load_scenario
 
 TAU = 2.5e-9
 ETA = np.array([1e-3, 5e-4, 2e-4])
@@ -82,6 +83,27 @@ def test_expected_qber_agrees_with_ma_fung_lo_when_noise_dominates_multipairs(et
     gain, mfl = ma_fung_lo(eta, eta, pair_rate * TAU, noise_hz * TAU, noise_hz * TAU, (1 - v) / 2)
     assert float(mfl) == pytest.approx(ours, rel=0.02)
     assert float(gain) / TAU == pytest.approx(float(r.detected_rate_hz), rel=0.02)
+
+
+@pytest.mark.parametrize("name", ["micius-2017", "micius-2020"])
+def test_preset_slices_agree_with_ma_fung_lo(name):
+    """Every slice of a preset pass: our QBER and coincidence rate against Ma-Fung-Lo.
+
+    CW source, a coincidence window tau as the pulse: mu = B tau, y0 = (dark + background) tau,
+    e_d = (1 - V cos 2 delta) / 2. The models differ by terms of relative order mu (thermal
+    multi-pair statistics, double clicks), so the tolerance is mu, here 1.5 %.
+    """
+    scenario = load_scenario(name)
+    s = scenario.physics(accumulate=False)
+    tau = scenario.detectors.coincidence_window_s
+    mu = s.mean_pairs_per_window
+    e_d = (1 - scenario.source.visibility * math.cos(2 * math.radians(scenario.link.misalignment_deg))) / 2
+    gain, qber = ma_fung_lo(s.eta_a, s.eta_b, mu, s.noise_a_hz * tau, s.noise_b_hz * tau, e_d)
+    assert 0.005 < mu < 0.05 and s.n_slices > 20
+    np.testing.assert_allclose(qber, s.qber, rtol=mu)
+    np.testing.assert_allclose(gain / tau, s.detected_rate_hz, rtol=mu)
+    # the accidental part matters: without it MFL's QBER would be e_d, well outside the tolerance
+    assert np.all(np.abs(qber - e_d) > mu * qber)
 
 
 def test_ma_fung_lo_limits():
