@@ -90,3 +90,27 @@ def test_runtime_errors_are_one_line_too(capsys):
     assert main(["chsh", "--engine", "statevector", "--depolarizing", "0.1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "statevector" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["--qubits", "1,2"], ["--qubits"]),
+        (["--yes", "--timeout", "5"], ["--yes", "--timeout"]),
+        (["--no-mitigation"], ["--no-mitigation"]),
+        (["--engine", "shots", "--backend", "fake_manila"], ["--engine", "--backend"]),
+    ],
+)
+def test_backend_options_need_backend_and_exclude_engine(capsys, argv, names):
+    # Never silently ignored: one line, exit 2, before anything runs or is submitted.
+    assert main(["chsh", "--shots", "40", *argv]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and all(name in lines[0] for name in names) and captured.out == ""
+
+
+def test_timeout_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["chsh", "--timeout", "0"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1 and "--timeout" in err and "> 0" in err

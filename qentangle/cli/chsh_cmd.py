@@ -122,6 +122,25 @@ def _noise_line(result: Any) -> str:
     return f"noise: {result.noise.describe()}"
 
 
+def _theory(result: Any) -> str:
+    return "" if "predicted_S_band" in result.extra else f"theory {result.predicted_S:.4f}; "
+
+
+def _device_prediction(result: Any) -> list[str]:
+    """The backend's predicted S (raw, and mitigated when S is), each with its band."""
+    extra = result.extra
+    if "predicted_S_band" not in extra:
+        return []
+    keys = ["predicted_S"] + (["predicted_S_mitigated"] if result.mitigated else [])
+    parts = [
+        "{} {:.4f} [{:.4f}, {:.4f}]".format(
+            "mitigated" if key.endswith("mitigated") else "raw", extra[key], *extra[f"{key}_band"]
+        )
+        for key in keys
+    ]
+    return ["predicted from the pair's error figures: " + ", ".join(parts)]
+
+
 def format_report(result: Any) -> str:
     """A readable plain-text report of a :class:`~qentangle.protocols.chsh.ChshResult`."""
     lines = [
@@ -133,11 +152,14 @@ def format_report(result: Any) -> str:
     ]
     for c in result.correlators:
         lines.append(f"  {c.a:8.4f} {c.b:8.4f} {c.sign:+4d} {c.n:9d} {c.E:9.4f} {c.stderr:9.4f}")
-    mitigated = f"  (raw {result.S_raw:.4f}, readout-mitigated)" if result.mitigated else ""
+    mitigated = ""
+    if result.mitigated:
+        mitigated = f"  (raw {result.S_raw:.4f} ± {result.S_raw_stderr:.4f}, readout-mitigated)"
     lines += [
         "",
         f"S = {result.S:.4f} ± {result.S_stderr:.4f}{mitigated}   "
-        f"(theory {result.predicted_S:.4f}; classical bound 2, Tsirelson 2.8284)",
+        f"({_theory(result)}classical bound 2, Tsirelson 2.8284)",
+        *_device_prediction(result),
         f"violation: z = {result.z_score:.2f} standard errors, "
         f"normal p-value {_p(result.p_value, result.log10_p_value)}",
         f"CHSH game: {result.wins}/{result.shots} won (w = {result.win_fraction:.4f}, local bound 0.75)",

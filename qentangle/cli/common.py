@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from qentangle.errors import ValidationError
+
 
 def probability(text: str) -> float:
     """argparse type: a float in [0, 1]."""
@@ -109,34 +111,57 @@ def noise_from_args(args: argparse.Namespace):  # -> NoiseConfig (import kept la
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
-    """``--engine``, ``--backend`` and ``--seed``."""
-    parser.add_argument("--engine", choices=("exact", "shots", "statevector"), default="exact",
-                        help="how circuits become outcomes (default: exact)")
+    """``--engine`` or ``--backend`` (with its own options), and ``--seed``."""
+    parser.add_argument("--engine", choices=("exact", "shots", "statevector"), default=None,
+                        help="how circuits become outcomes on the simulator (default: exact)")
     parser.add_argument("--backend", default=None, metavar="NAME",
-                        help="IBM backend: a fake device (fake_sherbrooke, ...) or ibm:NAME")
+                        help="IBM backend instead of --engine: a fake device (fake_sherbrooke, ...) "
+                             "or ibm:NAME")
     parser.add_argument("--qubits", default=None, metavar="I,J",
-                        help="physical qubits of the pair on --backend (default: best pair)")
+                        help="on --backend: physical qubits of the pair (default: best pair)")
     parser.add_argument("--yes", action="store_true",
-                        help="submit to real hardware without asking for confirmation")
+                        help="on --backend: submit to real hardware without asking for confirmation")
     parser.add_argument("--no-mitigation", action="store_true",
                         help="on --backend: skip the readout calibration and report raw values only")
-    parser.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
+    parser.add_argument("--timeout", type=positive_float, default=None, metavar="S",
                         help="on --backend: give up waiting for the job after S seconds")
     parser.add_argument("--seed", type=seed_int, default=None, help="seed of every generator")
 
 
+#: Options that only mean something with --backend, by their attribute name.
+BACKEND_ONLY = {
+    "qubits": "--qubits",
+    "yes": "--yes",
+    "no_mitigation": "--no-mitigation",
+    "timeout": "--timeout",
+}
+
+
 def engine_from_args(args: argparse.Namespace):  # -> Engine
-    """The engine the options select: ``--backend`` wins over ``--engine``."""
+    """The engine the options select: ``--backend NAME`` or ``--engine NAME`` (default exact).
+
+    Backend options without ``--backend``, or ``--engine`` with it, are usage errors
+    (ValidationError: one line on stderr, exit status 2) rather than silently ignored.
+    """
+    given = [flag for attr, flag in BACKEND_ONLY.items() if getattr(args, attr, None) not in (None, False)]
     if getattr(args, "backend", None):
+        if args.engine is not None:
+            raise ValidationError(
+                f"--engine {args.engine} and --backend {args.backend} exclude each other: the backend is "
+                "the engine; drop one"
+            )
         from qentangle.ibm import backend_engine_from_cli
 
         return backend_engine_from_cli(args)
+    if given:
+        raise ValidationError(f"{', '.join(given)}: only with --backend NAME; add --backend or drop them")
     from qentangle.engines import get_engine
 
-    return get_engine(args.engine)
+    return get_engine(args.engine or "exact")
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
+    """argparse type: a finite float > 0."""
     value = _number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected a number > 0")

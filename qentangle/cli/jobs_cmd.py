@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     fetch.add_argument("job_id", metavar="JOB_ID")
     fetch.add_argument(
         "--timeout",
-        type=common.finite_float,
+        type=common.positive_float,
         default=None,
         metavar="S",
         help="seconds to wait for a hardware job still running",
@@ -84,8 +84,12 @@ def run_fetch(args: argparse.Namespace) -> int:
         out.write(
             f"  S_raw {result.S_raw:.4f}  S {result.S:.4f} ({'mitigated' if result.mitigated else 'raw'})\n"
         )
-    predicted = data.get("predicted_S")
-    if predicted is not None:
-        low, high = data["predicted_S_band"]
-        out.write(f"  predicted S {predicted:.4f} (band {low:.4f}..{high:.4f})\n")
+    for basis, raw in result.qber_raw.items():
+        mitigated = result.qber_mitigated.get(basis)
+        extra = f", mitigated {mitigated:.4f}" if mitigated is not None else ""
+        out.write(f"  QBER {basis}: raw {raw:.4f}{extra}\n")
+    for key, kind in (("predicted_S", "raw"), ("predicted_S_mitigated", "mitigated")):
+        if data.get(key) is not None and result.S is not None:
+            low, high = data[f"{key}_band"]
+            out.write(f"  predicted S ({kind}) {data[key]:.4f} (band {low:.4f}..{high:.4f})\n")
     return 0

@@ -13,7 +13,7 @@ from qentangle.ibm.backend import ResolvedBackend, available_fake_backends, reso
 from qentangle.ibm.engine import BackendEngine, backend_engine_from_cli
 from qentangle.ibm.jobs import JobResult, fetch, list_jobs, record_path
 from qentangle.ibm.layout import PairErrors, choose_pair, coupled_pairs, pair_errors, parse_qubits
-from qentangle.ibm.mitigation import calibration_circuits, confusion_from_codes
+from qentangle.ibm.mitigation import ReadoutConfusion, calibration_circuits, confusion_from_codes
 from qentangle.ibm.prediction import Prediction, noise_from_errors, predict
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "JobResult",
     "PairErrors",
     "Prediction",
+    "ReadoutConfusion",
     "ResolvedBackend",
     "available_fake_backends",
     "backend_engine_from_cli",

@@ -184,12 +184,21 @@ def _resolve_ibm(name: str) -> ResolvedBackend:
 
 
 def scrub(text: str) -> str:
-    """``text`` with the token from the environment (if any) replaced by ``***``.
+    """``text`` with the IBM token replaced by ``***``: the environment's and any saved account's.
 
     >>> scrub("nothing secret here")
     'nothing secret here'
     """
-    token = os.environ.get(TOKEN_ENV)
-    if token and len(token) >= 4:
-        text = text.replace(token, "***")
+    for token in (os.environ.get(TOKEN_ENV), *_saved_tokens()):
+        if token and len(token) >= 4:
+            text = text.replace(token, "***")
     return text
+
+
+def _saved_tokens() -> list[str]:
+    """Tokens of the accounts saved with ``QiskitRuntimeService.save_account`` (none if unreadable)."""
+    try:
+        accounts = require_runtime().QiskitRuntimeService.saved_accounts()
+    except Exception:  # no extra, no file, a malformed file: nothing to hide from there
+        return []
+    return [str(a["token"]) for a in accounts.values() if isinstance(a, dict) and a.get("token")]

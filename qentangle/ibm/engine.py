@@ -39,7 +39,7 @@ from qentangle.errors import BackendError, ValidationError, check_choice, check_
 from qentangle.ibm import jobs
 from qentangle.ibm.backend import ResolvedBackend, require_runtime, resolve_backend, scrub
 from qentangle.ibm.layout import PairErrors, choose_pair, parse_qubits
-from qentangle.ibm.mitigation import calibration_circuits
+from qentangle.ibm.mitigation import ReadoutConfusion, calibration_circuits
 from qentangle.ibm.prediction import (
     DEFAULT_RELATIVE_UNCERTAINTY,
     Prediction,
@@ -79,6 +79,9 @@ class BackendEngine(Engine):
     """
 
     name = "backend"
+    #: A protocol run hands the engine all its rounds in one call (one job, one calibration):
+    #: :meth:`qentangle.protocols.session.Session.stream` honours it.
+    one_call_per_run = True
 
     def __init__(
         self,
@@ -121,10 +124,10 @@ class BackendEngine(Engine):
         self._mode: Any = None
         self._transpiled: dict[tuple[str, float, float], Any] = {}
         self._calibration: list[Any] | None = None
-        self._confusion: tuple[np.ndarray, np.ndarray] | None = None
+        self._confusion: ReadoutConfusion | None = None
         self._job_ids: list[str] = []
         self._state = "phi+"
-        self._prediction: Prediction | None = None
+        self._predictions: dict[tuple[str, tuple[float, ...] | None], Prediction] = {}
         self._shots_per_circuit: list[int] = []
         self.last_job: Any = None
 
@@ -139,22 +142,38 @@ class BackendEngine(Engine):
         """IDs of every job this engine submitted, oldest first."""
         return tuple(self._job_ids)
 
-    def prediction(self, state: str | None = None) -> Prediction:
+    def prediction(self, state: str | None = None, angles: Sequence[float] | None = None) -> Prediction:
         """S/QBER predicted from the pair's error figures (for the last state run, or ``state``).
 
-        The single-qubit gate count per arm is that of the state's CHSH circuits as transpiled
-        for this pair (transpiled here if needed, with a fixed seed, and cached).
+        At ``angles`` (a, a', b, b'), default the state's optimal CHSH angles. The single-qubit
+        gate count per arm is that of those four circuits as transpiled for this pair
+        (transpiled here if needed, with a fixed seed, and cached).
         """
         state = self._state if state is None else state
-        if self._prediction is None or self._prediction.state != state:
-            a, a2, b, b2 = optimal_chsh_angles(state)
+        key = (state, None if angles is None else tuple(float(x) for x in angles))
+        if key not in self._predictions:
+            a, a2, b, b2 = optimal_chsh_angles(state) if angles is None else key[1]
             pairs = [(a, b), (a, b2), (a2, b), (a2, b2)]
             circuits = self.transpiled(PairSetup(state), pairs, np.random.default_rng(0))
             n1 = count_one_qubit_gates(circuits, self.qubits)
-            self._prediction = predict(
-                self.figures, state, n1, relative_uncertainty=self.relative_uncertainty
+            self._predictions[key] = predict(
+                self.figures, state, n1, angles=angles, relative_uncertainty=self.relative_uncertainty
             )
-        return self._prediction
+        return self._predictions[key]
+
+    def chsh_prediction(self, state: str, angles: Sequence[float] | None = None) -> dict[str, object]:
+        """The predicted S of a CHSH run at ``angles`` from the device noise, as result fields.
+
+        ``predicted_S`` and its band include readout error (compare with ``S_raw``);
+        ``predicted_S_mitigated`` and its band leave it out (compare with the mitigated ``S``).
+        """
+        p = self.prediction(state, angles)
+        return {
+            "predicted_S": p.S,
+            "predicted_S_band": [p.S_low, p.S_high],
+            "predicted_S_mitigated": p.S_mitigated,
+            "predicted_S_mitigated_band": [p.S_mitigated_low, p.S_mitigated_high],
+        }
 
     def info(self) -> dict[str, object]:
         prediction = self.prediction()
@@ -173,10 +192,7 @@ class BackendEngine(Engine):
             "execution": execution,
             "qubits": list(self.qubits),
             "pair_errors": self.figures.to_dict(),
-            "predicted_S": prediction.S,
-            "predicted_S_band": [prediction.S_low, prediction.S_high],
-            "predicted_S_mitigated": prediction.S_mitigated,
-            "predicted_S_mitigated_band": [prediction.S_mitigated_low, prediction.S_mitigated_high],
+            **self.chsh_prediction(self._state),
             "predicted_qber_z": prediction.qber_z,
             "predicted_qber_x": prediction.qber_x,
             "prediction": prediction.to_dict(),
@@ -186,8 +202,12 @@ class BackendEngine(Engine):
             "optimization_level": self.optimization_level,
         }
 
-    def readout_confusion(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """(M_alice, M_bob), M[read, true], from the last job's calibration circuits."""
+    def readout_confusion(self) -> ReadoutConfusion | None:
+        """(M_alice, M_bob), M[read, true], from the last job's calibration circuits.
+
+        A protocol run is one job (see ``one_call_per_run``), so this is that run's
+        calibration; it carries its shot counts for the calibration's own error.
+        """
         return self._confusion
 
     # ------------------------------------------------------------------ circuits
@@ -275,8 +295,7 @@ class BackendEngine(Engine):
             "pair_errors": self.figures.to_dict(),
             "optimization_level": self.optimization_level,
         }
-        prediction = self.prediction()
-        meta.update(predicted_S=prediction.S, predicted_S_band=[prediction.S_low, prediction.S_high])
+        meta.update(self.chsh_prediction(setup.state))
         job = self._submit(pubs_circuits, shared)
         job_id = str(job.job_id())
         meta.update(job_id=job_id)
@@ -348,6 +367,14 @@ class BackendEngine(Engine):
         return job
 
     def _wait(self, job: Any, job_id: str) -> list[np.ndarray]:
+        """The job's outcome codes; a client-side wait timeout keeps the job, anything else fails it.
+
+        ``RuntimeJobTimeoutError`` means only that *we* stopped waiting (the job runs on);
+        ``RuntimeJobMaxTimeoutError`` (IBM's maximum execution time exceeded) and every other
+        error are job failures, recorded as ``failed``.
+        """
+        from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError, RuntimeJobTimeoutError
+
         try:
             if self.resolved.is_hardware and self.timeout is not None:
                 result = job.result(timeout=self.timeout)
@@ -358,20 +385,22 @@ class BackendEngine(Engine):
                 f"interrupted while waiting for job {job_id} on {self.resolved.name}; it may still "
                 f"run: qentangle jobs fetch {job_id}"
             ) from None
+        except RuntimeJobTimeoutError:
+            raise BackendError(
+                f"job {job_id} on {self.resolved.name} did not finish within {self.timeout} s; it "
+                f"keeps running on IBM's side: qentangle jobs fetch {job_id}"
+            ) from None
         except Exception as error:
             message = scrub(str(error))
-            if "timeout" in type(error).__name__.lower() or "timed out" in message.lower():
-                raise BackendError(
-                    f"job {job_id} on {self.resolved.name} did not finish within {self.timeout} s; it "
-                    f"keeps running on IBM's side: qentangle jobs fetch {job_id}"
-                ) from None
+            if isinstance(error, RuntimeJobMaxTimeoutError):
+                message = f"it exceeded IBM's maximum execution time ({message}); run fewer shots"
             self._log(
                 {
                     "version": jobs.RECORD_VERSION,
                     "event": "failed",
                     "job_id": job_id,
                     "time": jobs.now(),
-                    "error": message,
+                    "error": f"{type(error).__name__}: {message}",
                 }
             )
             raise BackendError(f"job {job_id} on {self.resolved.name} failed: {message}") from None

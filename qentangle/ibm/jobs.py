@@ -6,8 +6,9 @@ Every job appends JSON lines to ``$QENTANGLE_HOME/jobs.jsonl`` (default
 the per-setting subsampling, the pair's error figures and the prediction), then ``completed``
 (per-circuit counts, and for local fake-device runs every outcome, since local jobs cannot be
 fetched later) or ``failed``. Each entry is one ``write`` on a file opened with ``O_APPEND``
-under an exclusive ``flock``, so concurrent runs never interleave lines. The record holds no
-credentials.
+under an exclusive ``flock``, so concurrent runs never interleave lines; a line cut off by an
+earlier crash is closed with a newline first, and reading skips damaged lines (recovering an
+entry glued onto a fragment by older versions). The record holds no credentials.
 
 :func:`fetch` rebuilds a result: from the stored outcomes, or for IBM hardware from
 ``QiskitRuntimeService().job(JOB_ID)`` (the outcomes live on IBM's side).
@@ -35,9 +36,12 @@ import numpy as np
 from qentangle.engines import codes_from_counts, correlator
 from qentangle.errors import BackendError, ValidationError
 from qentangle.ibm.mitigation import confusion_from_codes, mitigated_probabilities
-from qentangle.states import optimal_chsh_angles
+from qentangle.states import ideal_correlator, optimal_chsh_angles
 
 HOME_ENV = "QENTANGLE_HOME"
+#: The predicted-S fields a job carries (raw: compare with S_raw; mitigated: with S).
+PREDICTION_KEYS = ("predicted_S", "predicted_S_band", "predicted_S_mitigated", "predicted_S_mitigated_band")
+BASIS_LABELS = {0.0: "z", round(math.pi / 2, 12): "x"}
 RECORD_NAME = "jobs.jsonl"
 RECORD_VERSION = 1
 
@@ -54,14 +58,21 @@ def record_path() -> Path:
 
 
 def append_entry(entry: dict[str, Any], path: Path | None = None) -> Path:
-    """Append one JSON line to the record (created 0600 in a 0700 directory)."""
+    """Append one JSON line to the record (created 0600 in a 0700 directory).
+
+    Under the lock, a record whose last line was cut off (a crash mid-write) gets its newline
+    first, so the new entry starts a line of its own.
+    """
     path = record_path() if path is None else Path(path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     line = (json.dumps(entry, separators=(",", ":"), allow_nan=False) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.fchmod(fd, 0o600)
         _lock(fd)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line
         written = 0
         while written < len(line):
             written += os.write(fd, line[written:])
@@ -80,20 +91,36 @@ def _lock(fd: int) -> None:
 
 
 def read_entries(path: Path | None = None) -> list[dict[str, Any]]:
-    """Every well-formed entry of the record (a torn last line is skipped)."""
+    """Every well-formed entry of the record; damaged lines are skipped, the others kept."""
     path = record_path() if path is None else Path(path)
     if not path.exists():
         return []
     entries = []
-    with open(path, encoding="utf-8") as handle:
+    with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict) and "job_id" in entry:
+            entry = _parse_line(line.strip())
+            if entry is not None:
                 entries.append(entry)
     return entries
+
+
+def _parse_line(line: str) -> dict[str, Any] | None:
+    """The entry on one line, or the entry a cut-off fragment was glued to, or None.
+
+    A fragment glued in front of a whole entry (records written before the newline check)
+    leaves the entry as the line's only suffix, starting at a ``{``, that parses to the end.
+    """
+    decoder = json.JSONDecoder()
+    start = 0
+    while start != -1 and line:
+        try:
+            entry, end = decoder.raw_decode(line, start)
+        except json.JSONDecodeError:
+            entry, end = None, -1
+        if end == len(line) and isinstance(entry, dict) and "job_id" in entry:
+            return entry
+        start = line.find("{", start + 1)
+    return None
 
 
 def job_entries(job_id: str, path: Path | None = None) -> dict[str, Any]:
@@ -202,11 +229,13 @@ def assemble(
 
 @dataclass(frozen=True)
 class JobResult:
-    """A job's result rebuilt from the record: per-setting counts, correlators and CHSH S.
+    """A job's result rebuilt from the record: per-setting counts, correlators, CHSH S, QBER.
 
     ``S_raw``/``S`` are set when the job's setting pairs include the state's CHSH-optimal
     pairs (CHSH runs, and E91's test pairs); ``S`` is readout-mitigated if the job carried
-    calibration circuits.
+    calibration circuits. ``qber_raw``/``qber_mitigated`` hold the error rate of every setting
+    pair measured in one basis by both (BBM92's Z and X: keys ``z``, ``x``; other angles by
+    their value); ``qber_mitigated`` is empty without calibration.
     """
 
     job_id: str
@@ -223,6 +252,8 @@ class JobResult:
     mitigated: bool
     source: str
     info: dict[str, Any] = field(default_factory=dict)
+    qber_raw: dict[str, float] = field(default_factory=dict)
+    qber_mitigated: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
@@ -241,9 +272,10 @@ class JobResult:
             "S": self.S,
             "mitigated": self.mitigated,
             "source": self.source,
-            "predicted_S": self.info.get("predicted_S"),
-            "predicted_S_band": self.info.get("predicted_S_band"),
+            **{key: self.info.get(key) for key in PREDICTION_KEYS},
             "pair_errors": self.info.get("pair_errors"),
+            **{f"qber_{basis}_raw": value for basis, value in self.qber_raw.items()},
+            **{f"qber_{basis}_mitigated": self.qber_mitigated.get(basis) for basis in self.qber_raw},
         }
 
 
@@ -281,8 +313,27 @@ def result_from_outcomes(meta: dict[str, Any], pub_codes: Sequence[np.ndarray], 
         S=chsh_from_correlators(meta["state"], pairs, E),
         mitigated=confusion is not None,
         source=source,
-        info={k: meta.get(k) for k in ("predicted_S", "predicted_S_band", "pair_errors")},
+        info={k: meta.get(k) for k in (*PREDICTION_KEYS, "pair_errors")},
+        qber_raw=_basis_qbers(meta["state"], pairs, counts, None),
+        qber_mitigated=_basis_qbers(meta["state"], pairs, counts, confusion) if confusion is not None else {},
     )
+
+
+def _basis_qbers(
+    state: str, pairs: Sequence[Sequence[float]], counts: np.ndarray, confusion: Any
+) -> dict[str, float]:
+    """Error rate of each setting pair where both measured in the same basis (a == b)."""
+    from qentangle.protocols.chsh import qber_stats
+
+    rates = {}
+    for (a, b), row in zip(pairs, counts, strict=True):
+        ideal = ideal_correlator(state, a, a)
+        if not math.isclose(a, b, abs_tol=1e-12) or row.sum() == 0 or abs(ideal) < 1e-9:
+            continue
+        sign = 1.0 if ideal > 0 else -1.0
+        label = BASIS_LABELS.get(round(float(a), 12), f"{float(a):.4f}")
+        rates[label] = float(qber_stats(row, sign, confusion)[0])
+    return rates
 
 
 def fetch(

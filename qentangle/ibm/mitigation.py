@@ -4,7 +4,10 @@ Four calibration circuits prepare |00>, |01>, |10>, |11> on (Alice, Bob) and mea
 same 2-bit ``meas`` register as the setting circuits; they run in the same job. Each
 endpoint's confusion matrix ``M[read, true]`` is estimated from all calibration shots (the
 other qubit's preparation marginalised out), and the joint correction is
-``inverse(M_alice) (x) inverse(M_bob)``.
+``inverse(M_alice) (x) inverse(M_bob)``. The matrices come as a :class:`ReadoutConfusion`,
+which also knows how many calibration shots estimated each column: the four estimated flip
+probabilities are binomial, and their variances let a mitigated statistic carry the
+calibration's own sampling error (see :func:`qentangle.protocols.chsh.chsh_statistic`).
 
 >>> import numpy as np
 >>> codes = [np.array([0] * 95 + [2] * 5), np.array([1] * 100), np.array([2] * 90 + [0] * 10),
@@ -44,7 +47,59 @@ def calibration_circuits() -> list[QuantumCircuit]:
     return circuits
 
 
-def confusion_from_codes(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+class ReadoutConfusion(tuple):
+    """``(M_alice, M_bob)``, each ``M[read, true]``, with the calibration shots behind them.
+
+    ``shots[arm, true]`` is the number of calibration shots that estimated column ``true`` of
+    that arm's matrix. It unpacks like the plain pair ``(M_alice, M_bob)``.
+
+    >>> m = np.array([[0.98, 0.03], [0.02, 0.97]])
+    >>> confusion = ReadoutConfusion(m, m, np.full((2, 2), 2000))
+    >>> m_a, m_b = confusion
+    >>> (confusion.flip_variances() * 1e6).round(2).tolist()
+    [9.92, 14.66, 9.92, 14.66]
+    """
+
+    shots: np.ndarray
+
+    def __new__(cls, alice: np.ndarray, bob: np.ndarray, shots: np.ndarray) -> ReadoutConfusion:
+        confusion = super().__new__(cls, (np.asarray(alice, float), np.asarray(bob, float)))
+        confusion.shots = np.asarray(shots, dtype=float).reshape(2, 2)
+        return confusion
+
+    def flip_variances(self) -> np.ndarray:
+        """Variances of the estimated flips ``(P_a(1|0), P_a(0|1), P_b(1|0), P_b(0|1))``.
+
+        Binomial ``p (1 - p) / n`` with ``p = (k + 1/2) / (n + 1)`` (k flips in n shots), so a
+        flip never seen in calibration still counts as uncertain.
+        """
+        variances = []
+        for arm, m in enumerate(self):
+            for true in (0, 1):
+                n = self.shots[arm, true]
+                p = (m[1 - true, true] * n + 0.5) / (n + 1)
+                variances.append(p * (1 - p) / n)
+        return np.array(variances)
+
+    def weight_gradients(self, observable: np.ndarray) -> np.ndarray:
+        """d w / d flip for ``w = observable @ kron(inv(M_a), inv(M_b))``, shape (4 flips, 4 codes).
+
+        ``w . frequencies`` is the mitigated expectation of ``observable`` (one value per code);
+        the flips are ordered as in :meth:`flip_variances`. Uses d inv(M) = -inv(M) dM inv(M).
+        """
+        inverses = [np.linalg.inv(m) for m in self]
+        # dM/dP(1|0) and dM/dP(0|1) for M = [[1 - P(1|0), P(0|1)], [P(1|0), 1 - P(0|1)]]
+        steps = (np.array([[-1.0, 0.0], [1.0, 0.0]]), np.array([[0.0, 1.0], [0.0, -1.0]]))
+        rows = []
+        for arm in (0, 1):
+            for step in steps:
+                d_inverse = -inverses[arm] @ step @ inverses[arm]
+                pair = (d_inverse, inverses[1]) if arm == 0 else (inverses[0], d_inverse)
+                rows.append(np.asarray(observable, float) @ np.kron(*pair))
+        return np.array(rows)
+
+
+def confusion_from_codes(codes: Sequence[np.ndarray]) -> ReadoutConfusion:
     """Per-endpoint confusion matrices M[read, true] from the four calibration code arrays."""
     if len(codes) != len(CALIBRATION_STATES):
         raise ValidationError(f"calibration: expected 4 code arrays (|00>..|11>), got {len(codes)}")
@@ -52,22 +107,23 @@ def confusion_from_codes(codes: Sequence[np.ndarray]) -> tuple[np.ndarray, np.nd
     return confusion_from_counts(counts)
 
 
-def confusion_from_counts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def confusion_from_counts(counts: np.ndarray) -> ReadoutConfusion:
     """Per-endpoint M[read, true] from calibration counts, shape (4 prepared, 4 codes)."""
     counts = np.asarray(counts, dtype=float).reshape(4, 2, 2)  # [prepared, read_a, read_b]
     if np.any(counts.reshape(4, 4).sum(axis=1) <= 0):
         raise ValidationError("calibration: every calibration circuit needs at least one shot")
-    matrices = []
+    matrices, shots = [], []
     for arm in (0, 1):
         m = np.zeros((2, 2))
         for k, prepared in enumerate(CALIBRATION_STATES):
             read = counts[k].sum(axis=1 - arm)  # marginal over the other endpoint's reading
             m[:, prepared[arm]] += read
-        matrices.append(m / m.sum(axis=0, keepdims=True))
+        shots.append(m.sum(axis=0))
+        matrices.append(m / shots[-1])
     for name, m in zip(("alice", "bob"), matrices, strict=True):
         if abs(np.linalg.det(m)) < 1e-6:
             raise ValidationError(f"calibration: {name}'s readout confusion matrix is singular: {m.tolist()}")
-    return matrices[0], matrices[1]
+    return ReadoutConfusion(matrices[0], matrices[1], np.array(shots))
 
 
 def mitigated_probabilities(counts: np.ndarray, confusion: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

@@ -9,10 +9,11 @@ The figures become a :class:`~qentangle.noise.NoiseConfig` of our own:
 - per-arm readout ``(P(1|0), P(0|1))`` from the measurement error.
 
 The :class:`~qentangle.engines.ExactEngine` then gives the exact distributions of that model at
-the CHSH-optimal angles, hence ``S`` and the Z/X-basis QBER, with and without readout error
-(what mitigation aims at). The band scales every error figure by ``1 -+ relative_uncertainty``
-(default 0.5: calibrations drift and depolarizing is only a model of the device's channels);
-:meth:`Prediction.interval` widens it by the sampling error of a measurement.
+the CHSH angles (the state's optimal ones unless given), hence ``S`` and the Z/X-basis QBER,
+with and without readout error (what mitigation aims at). The band scales every error figure by
+``1 -+ relative_uncertainty`` (default 0.5: calibrations drift and depolarizing is only a model
+of the device's channels); :meth:`Prediction.interval` widens it by the sampling error of a
+measurement.
 
 >>> from qentangle.ibm.layout import PairErrors
 >>> figures = PairErrors((0, 1), "cz", 0.005, (0.0003, 0.0003), ((0.02, 0.02), (0.02, 0.02)))
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from qentangle.engines import ExactEngine, correlator
-from qentangle.errors import check_probability, check_range
+from qentangle.errors import ValidationError, check_probability, check_range
 from qentangle.ibm.layout import NOMINAL_1Q_GATES, PairErrors
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import PairSetup
@@ -83,6 +84,7 @@ class Prediction:
     """
 
     state: str
+    angles: tuple[float, float, float, float]
     S: float
     S_low: float
     S_high: float
@@ -100,8 +102,8 @@ class Prediction:
     ) -> tuple[float, float]:
         """The band widened by ``sigmas`` sampling standard errors of a measured S.
 
-        For the orientation of states whose optimal S is negative nothing changes: S is
-        always reported at the state's optimal angles, where it is positive.
+        At the state's optimal angles S is positive; at other angles the band still runs from
+        the lower to the higher value, whatever the sign.
         """
         low, high = (self.S_mitigated_low, self.S_mitigated_high) if mitigated else (self.S_low, self.S_high)
         return (low - sigmas * stderr, high + sigmas * stderr)
@@ -117,6 +119,7 @@ class Prediction:
         """JSON-safe dict."""
         return {
             "state": self.state,
+            "angles": list(self.angles),
             "S": self.S,
             "S_band": [self.S_low, self.S_high],
             "S_mitigated": self.S_mitigated,
@@ -139,9 +142,9 @@ def _engine() -> ExactEngine:
     return _ENGINE
 
 
-def chsh_S(state: str, noise: NoiseConfig) -> float:
-    """S at the state's optimal angles under ``noise``, exactly (ExactEngine)."""
-    a, a2, b, b2 = optimal_chsh_angles(state)
+def chsh_S(state: str, noise: NoiseConfig, angles: Sequence[float] | None = None) -> float:
+    """S at ``angles`` (a, a', b, b'; default the state's optimal ones) under ``noise``, exactly."""
+    a, a2, b, b2 = optimal_chsh_angles(state) if angles is None else angles
     pairs = [(a, b), (a, b2), (a2, b), (a2, b2)]
     E = correlator(_engine().distributions(PairSetup(state, noise), pairs))
     return float(E[0] - E[1] + E[2] + E[3])
@@ -159,31 +162,38 @@ def predict(
     state: str = "phi+",
     n1: Sequence[float] = (NOMINAL_1Q_GATES, NOMINAL_1Q_GATES),
     *,
+    angles: Sequence[float] | None = None,
     relative_uncertainty: float = DEFAULT_RELATIVE_UNCERTAINTY,
 ) -> Prediction:
     """The :class:`Prediction` of ``state`` on the pair described by ``figures``.
 
     ``n1`` is the number of physical single-qubit gates per arm (count them in the
-    transpiled circuits; :class:`~qentangle.ibm.engine.BackendEngine` does).
+    transpiled circuits; :class:`~qentangle.ibm.engine.BackendEngine` does). ``angles``
+    (a, a', b, b') default to the state's optimal CHSH angles.
     """
     state = check_state(state)
     r = check_probability("relative_uncertainty", relative_uncertainty)
     n1 = (float(n1[0]), float(n1[1]))
+    angles = optimal_chsh_angles(state) if angles is None else tuple(float(x) for x in angles)
+    if len(angles) != 4 or not all(math.isfinite(x) for x in angles):
+        raise ValidationError(f"angles={angles!r} is not valid: expected four finite Bloch angles")
     noise = noise_from_errors(figures, n1)
-    S_values = {}
-    for key, scale in (("mid", 1.0), ("low", 1 + r), ("high", 1 - r)):
-        for readout in (True, False):
-            S_values[key, readout] = chsh_S(
-                state, noise_from_errors(figures, n1, scale=scale, readout=readout)
-            )
+    bands = {}
+    for readout in (True, False):
+        values = [
+            chsh_S(state, noise_from_errors(figures, n1, scale=scale, readout=readout), angles)
+            for scale in (1.0, 1 - r, 1 + r)
+        ]
+        bands[readout] = (values[0], min(values), max(values))
     return Prediction(
         state=state,
-        S=S_values["mid", True],
-        S_low=S_values["low", True],
-        S_high=S_values["high", True],
-        S_mitigated=S_values["mid", False],
-        S_mitigated_low=S_values["low", False],
-        S_mitigated_high=S_values["high", False],
+        angles=angles,
+        S=bands[True][0],
+        S_low=bands[True][1],
+        S_high=bands[True][2],
+        S_mitigated=bands[False][0],
+        S_mitigated_low=bands[False][1],
+        S_mitigated_high=bands[False][2],
         qber_z=qber(state, noise, 0.0),
         qber_x=qber(state, noise, math.pi / 2),
         relative_uncertainty=r,

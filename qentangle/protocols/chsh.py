@@ -63,7 +63,7 @@ TSIRELSON_BOUND = 2.0 * math.sqrt(2.0)
 LOCAL_WIN_PROBABILITY = 0.75
 CHSH_SIGNS = np.array([1, -1, 1, 1])  # S = E(a,b) - E(a,b') + E(a',b) + E(a',b')
 SETTING_MODES = ("random", "balanced")
-_TOP_LEVEL_ENGINE_KEYS = ("backend", "qubits", "job_ids", "pair_errors", "predicted_S_band")
+_TOP_LEVEL_ENGINE_KEYS = ("backend", "qubits", "job_ids", "pair_errors")
 _EQUAL = np.array([1.0, -1.0, -1.0, 1.0])  # +1 when bit_a == bit_b, per outcome code 0..3
 
 
@@ -233,6 +233,9 @@ class ChshResult:
     p_value_hoeffding: float
     rigorous_assumption: str
     predicted_S: float | None = None
+    """S predicted at these angles: closed form of ``noise``, or on a backend from the device's
+    error figures *with* readout error (compare with ``S_raw``; ``extra`` holds the band and the
+    readout-free ``predicted_S_mitigated`` with its band, for the mitigated ``S``)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -288,15 +291,47 @@ def correlator_stats(
 
     Mitigation inverts each endpoint's confusion matrix M[read, true] on the joint
     distribution; the mitigated E is linear in the frequencies, so its variance is the
-    multinomial variance of that linear statistic. Without mitigation the standard error is
-    sqrt((1 - E^2) / N). Settings with no rounds give NaN.
+    multinomial variance of that linear statistic, plus, when ``confusion`` carries its
+    calibration statistics (a :class:`~qentangle.ibm.mitigation.ReadoutConfusion`), the
+    calibration's own sampling error (delta method over the four estimated flips). Without
+    mitigation the standard error is sqrt((1 - E^2) / N). Settings with no rounds give NaN.
 
     >>> E, se = correlator_stats(np.array([[45, 5, 5, 45]]))
     >>> float(E[0]), round(float(se[0]), 4)
     (0.8, 0.06)
     """
+    E, variance, gradients, flips = _correlator_moments(counts, confusion)
+    if gradients is not None:
+        variance = variance + gradients**2 @ flips
+    return E, np.sqrt(np.clip(variance, 0.0, None))
+
+
+def qber_stats(
+    counts: np.ndarray, sign: float = 1.0, confusion: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Error rate ``(1 - sign E) / 2`` and its standard error from one basis's counts (..., 4).
+
+    ``sign`` is the ideal correlation in that basis (+1: equal bits, -1: opposite bits);
+    ``confusion`` mitigates readout as in :func:`correlator_stats`.
+
+    >>> rate, se = qber_stats(np.array([45, 5, 5, 45]))
+    >>> round(float(rate), 6), round(float(se), 4)
+    (0.1, 0.03)
+    """
+    E, se = correlator_stats(counts, confusion)
+    return (1 - sign * E) / 2, se / 2
+
+
+def _correlator_moments(
+    counts: np.ndarray, confusion: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """E, its multinomial variance, dE/dflip (..., 4) and the flips' variances (4,).
+
+    The last two are None unless ``confusion`` carries calibration statistics.
+    """
     counts = np.asarray(counts, dtype=float)
     n = counts.sum(axis=-1)
+    gradients = flips = None
     with np.errstate(invalid="ignore", divide="ignore"):
         freq = counts / n[..., None]
         weights = _EQUAL
@@ -305,7 +340,37 @@ def correlator_stats(
             weights = _EQUAL @ inverse  # E_mitigated = weights . freq
         E = freq @ weights
         variance = (freq @ weights**2 - E**2) / n
-    return E, np.sqrt(np.clip(variance, 0.0, None))
+        if hasattr(confusion, "flip_variances"):
+            gradients = freq @ confusion.weight_gradients(_EQUAL).T
+            flips = confusion.flip_variances()
+    return E, variance, gradients, flips
+
+
+def chsh_statistic(
+    counts: np.ndarray,
+    signs: np.ndarray = CHSH_SIGNS,
+    confusion: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(E, stderr of E, S = signs . E, stderr of S)`` from counts (..., settings, 4).
+
+    The settings' sampling errors are independent. A calibration (``confusion`` with its
+    statistics, as a backend engine returns it) is common to all settings: its error enters S
+    through dS/dflip = sum_i sign_i dE_i/dflip (delta method), once for S rather than setting
+    by setting.
+
+    >>> counts = np.array([[45, 5, 5, 45], [5, 45, 45, 5], [45, 5, 5, 45], [45, 5, 5, 45]])
+    >>> E, se, S, S_se = chsh_statistic(counts)
+    >>> round(float(S), 6), round(float(S_se), 4)
+    (3.2, 0.12)
+    """
+    signs = np.asarray(signs, dtype=float)
+    E, variance, gradients, flips = _correlator_moments(counts, confusion)
+    S = E @ signs
+    S_variance = np.sum(variance, axis=-1)
+    if gradients is not None:
+        S_variance = S_variance + np.einsum("i,...ik->...k", signs, gradients) ** 2 @ flips
+        variance = variance + gradients**2 @ flips
+    return E, np.sqrt(np.clip(variance, 0.0, None)), S, np.sqrt(np.clip(S_variance, 0.0, None))
 
 
 def chsh_game_wins(counts: np.ndarray, signs: np.ndarray = CHSH_SIGNS) -> int:
@@ -406,13 +471,12 @@ def run_chsh(
     p_rig, log10_p_rig, p_hoeff = chsh_game_p_values(wins, shots)
 
     confusion = engine.readout_confusion()
-    E_raw, se_raw = correlator_stats(counts)
-    E, se = correlator_stats(counts, confusion) if confusion is not None else (E_raw, se_raw)
-    S_raw = float(chsh_value(E_raw))
-    S = float(chsh_value(E))
+    E_raw, se_raw, S_raw, S_raw_stderr = chsh_statistic(counts)
+    E, se, S, S_stderr = chsh_statistic(counts, CHSH_SIGNS, confusion) if confusion is not None else (
+        E_raw, se_raw, S_raw, S_raw_stderr
+    )
+    S_raw, S_raw_stderr, S, S_stderr = float(S_raw), float(S_raw_stderr), float(S), float(S_stderr)
     n = counts.sum(axis=1)
-    S_raw_stderr = float(np.sqrt(np.sum(se_raw**2)))
-    S_stderr = float(np.sqrt(np.sum(se**2)))
     z = (orientation * S - CLASSICAL_BOUND) / S_stderr if S_stderr > 0 else _infinite_z(orientation * S)
     p_normal = float(stats.norm.sf(z)) if not math.isnan(z) else math.nan
     log10_p_normal = float(stats.norm.logsf(z)) / math.log(10) if not math.isnan(z) else math.nan
@@ -432,12 +496,11 @@ def run_chsh(
         for i, (pa, pb) in enumerate(angle_pairs)
     )
     info = dict(engine.info())
-    prediction = predicted_S(state, (a, a2, b, b2), noise)
-    if angles is None and "predicted_S" in info:
-        # A backend predicts S from its qubits' error figures (at the optimal angles); compare
-        # like with like: the mitigated prediction when S is mitigated.
-        key = "predicted_S_mitigated" if confusion is not None else "predicted_S"
-        prediction = float(info.get(key, info["predicted_S"]))
+    # A backend predicts S at these angles from its qubits' error figures: predicted_S (and its
+    # band) with readout error, for S_raw; predicted_S_mitigated (and band) without, for S.
+    device = getattr(engine, "chsh_prediction", None)
+    extra = dict(device(state, (a, a2, b, b2))) if callable(device) else {}
+    prediction = float(extra.get("predicted_S", predicted_S(state, (a, a2, b, b2), noise)))
     return ChshResult(
         state=state,
         angles=(a, a2, b, b2),
@@ -462,6 +525,7 @@ def run_chsh(
         p_value_hoeffding=p_hoeff,
         rigorous_assumption=assumption,
         predicted_S=prediction,
+        extra=extra,
     )
 
 
@@ -563,10 +627,11 @@ def chsh_sweep(
     drawn = engine.sample(PairSetup(state, noise), pairs, [shots] * len(pairs), rng)
     block = np.repeat(np.arange(len(pairs)), shots)
     counts = np.bincount(4 * block + np.concatenate(drawn).astype(np.intp), minlength=4 * len(pairs))
-    E, se = correlator_stats(counts.reshape(len(pairs), 4), engine.readout_confusion())
-    E, se = E.reshape(-1, 4), se.reshape(-1, 4)
+    counts = counts.reshape(thetas.size, 4, 4)
+    confusion = engine.readout_confusion()
+    E, se, S1, S1_stderr = chsh_statistic(counts, CHSH_SIGNS, confusion)
+    _, _, S2, S2_stderr = chsh_statistic(counts, S2_SIGNS, confusion)
     theory = np.asarray(predicted_correlator(state, a, b, noise)).reshape(-1, 4)
-    error = np.sqrt(np.sum(se**2, axis=1))
     return ChshSweep(
         state=state,
         thetas=thetas,
@@ -575,10 +640,10 @@ def chsh_sweep(
         engine_info=dict(engine.info()),
         correlators=E,
         correlator_stderr=se,
-        S1=E @ CHSH_SIGNS,
-        S1_stderr=error,
-        S2=E @ S2_SIGNS,
-        S2_stderr=error,
+        S1=S1,
+        S1_stderr=S1_stderr,
+        S2=S2,
+        S2_stderr=S2_stderr,
         S1_theory=theory @ CHSH_SIGNS,
         S2_theory=theory @ S2_SIGNS,
     )

@@ -13,11 +13,16 @@ pytest.importorskip("qiskit_ibm_runtime")
 from qentangle.engines import correlator
 from qentangle.ibm.mitigation import mitigated_probabilities
 from qentangle.pairs import PairSetup
+from qentangle.protocols.chsh import chsh_statistic
 from qentangle.states import optimal_chsh_angles
 
 FAKE_BACKENDS = ("fake_sherbrooke", "fake_torino")
 CHSH_SHOTS = 4000  # per setting pair
-TSIRELSON = 2 * math.sqrt(2)
+# Fake-device outcomes are not seeded (see qentangle.ibm.engine), so every band check on them
+# must fail with negligible probability: 4 standard errors. From the exact outcome
+# distributions of the pair simulators, the mitigated-band checks fail with probability
+# <= 2e-5 per run at 4 (about 1e-3 at 3); the raw-band checks < 1e-8.
+SIGMAS = 4.0
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +34,10 @@ def _job_home(tmp_path, monkeypatch):
 
 
 def chsh_measurement(engine, state: str = "phi+", shots: int = CHSH_SHOTS, seed: int = 7) -> dict:
-    """S_raw, mitigated S and their standard errors from ``engine.sample`` at the optimal angles."""
+    """S_raw, mitigated S and their standard errors from ``engine.sample`` at the optimal angles.
+
+    ``S_stderr`` (from the library's chsh_statistic) includes the calibration's own error.
+    """
     a, a2, b, b2 = optimal_chsh_angles(state)
     pairs = [(a, b), (a, b2), (a2, b), (a2, b2)]
     drawn = engine.sample(PairSetup(state), pairs, [shots] * 4, np.random.default_rng(seed))
@@ -38,10 +46,13 @@ def chsh_measurement(engine, state: str = "phi+", shots: int = CHSH_SHOTS, seed:
     E_raw = correlator(counts / counts.sum(axis=1, keepdims=True))
     E = correlator(mitigated_probabilities(counts, engine.readout_confusion()))
     stderr = math.sqrt(float(np.sum((1 - E_raw**2) / counts.sum(axis=1))))
+    _, _, S, S_stderr = chsh_statistic(counts, signs, engine.readout_confusion())
+    assert float(S) == pytest.approx(float(signs @ E), abs=1e-12)
     return {
         "S_raw": float(signs @ E_raw),
         "S": float(signs @ E),
         "stderr": stderr,
+        "S_stderr": float(S_stderr),
         "counts": counts,
         "drawn": drawn,
         "pairs": pairs,

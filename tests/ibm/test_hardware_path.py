@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import qiskit_ibm_runtime
+from qiskit_ibm_runtime.exceptions import RuntimeJobMaxTimeoutError, RuntimeJobTimeoutError
 from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
 from qentangle.cli.main import main
@@ -23,6 +24,7 @@ from qentangle.ibm.engine import BackendEngine as EngineClass
 from qentangle.pairs import PairSetup
 
 SECRET = "tok-SECRET-9f8e7d6c5b4a"
+SAVED_SECRET = "saved-SECRET-1a2b3c4d5e6f"
 INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/123:inst::"
 
 
@@ -32,6 +34,11 @@ class FakeService:
     created: ClassVar[list[dict]] = []
     jobs: ClassVar[dict] = {}
     fail_with: ClassVar[str | None] = None
+    saved: ClassVar[dict] = {}
+
+    @staticmethod
+    def saved_accounts(**kwargs):
+        return dict(FakeService.saved)
 
     def __init__(self, **kwargs):
         FakeService.created.append(kwargs)
@@ -48,7 +55,7 @@ class FakeService:
 
 @pytest.fixture
 def service(monkeypatch):
-    FakeService.created, FakeService.jobs, FakeService.fail_with = [], {}, None
+    FakeService.created, FakeService.jobs, FakeService.fail_with, FakeService.saved = [], {}, None, {}
     monkeypatch.setattr(qiskit_ibm_runtime, "QiskitRuntimeService", FakeService)
     monkeypatch.setenv("QISKIT_IBM_TOKEN", SECRET)
     monkeypatch.setenv("QISKIT_IBM_INSTANCE", INSTANCE)
@@ -117,6 +124,16 @@ def test_connection_errors_are_scrubbed(service):
     assert SECRET not in message and "***" in message and "QISKIT_IBM_TOKEN" in message
 
 
+def test_saved_account_token_is_scrubbed_too(service, monkeypatch):
+    monkeypatch.delenv("QISKIT_IBM_TOKEN")
+    service.saved = {"default": {"channel": "ibm_quantum_platform", "token": SAVED_SECRET}}
+    service.fail_with = f"403 token {SAVED_SECRET} has expired"
+    with pytest.raises(BackendError) as info:
+        BackendEngine("ibm:ibm_fake", record=False)
+    message = str(info.value)
+    assert SAVED_SECRET not in message and "***" in message and "the saved account" in message
+
+
 def test_saved_account_used_without_environment(service, monkeypatch):
     monkeypatch.delenv("QISKIT_IBM_TOKEN")
     monkeypatch.delenv("QISKIT_IBM_INSTANCE")
@@ -169,17 +186,18 @@ class _StuckJob:
         raise self.error
 
 
-class RuntimeJobTimeoutError(Exception):
-    pass
-
-
 @pytest.mark.parametrize(
     ("error", "match", "events"),
     [
-        (
-            RuntimeJobTimeoutError("Timed out waiting for job"),
+        (  # our wait gave up: the job runs on and can be fetched later
+            RuntimeJobTimeoutError("Timed out waiting for job to complete after 5 secs."),
             "did not finish within 5 s.*jobs fetch hw-job-1",
             ["submitted"],
+        ),
+        (  # IBM stopped the job at its maximum execution time: a failure, whatever the name says
+            RuntimeJobMaxTimeoutError(f"Job exceeded its max execution time {SECRET}"),
+            "hw-job-1 on ibm:ibm_fake failed: it exceeded IBM's maximum execution time",
+            ["submitted", "failed"],
         ),
         (RuntimeError(f"job failed: calibration error {SECRET}"), "failed", ["submitted", "failed"]),
     ],
@@ -194,3 +212,5 @@ def test_timeouts_and_failures_keep_the_job_id(service, monkeypatch, error, matc
     entries = jobs.read_entries()
     assert [e["event"] for e in entries] == events and entries[0]["kind"] == "ibm"
     assert SECRET not in json.dumps(entries)
+    if "failed" in events:
+        assert entries[-1]["error"].startswith(type(error).__name__)

@@ -80,6 +80,46 @@ def test_torn_lines_are_skipped_and_listing_survives():
     assert [j["job_id"] for j in jobs.list_jobs()] == ["a"]
 
 
+def test_an_entry_after_a_cut_off_line_starts_a_line_of_its_own():
+    path = jobs.append_entry({"event": "submitted", "job_id": "a", "backend": "fake_x"})
+    with open(path, "a") as handle:  # a crash mid-write: no newline
+        handle.write('{"event": "completed", "job_id": "a", "cou')
+    jobs.append_entry({"event": "submitted", "job_id": "b", "backend": "fake_x"})
+    jobs.append_entry({"event": "completed", "job_id": "b", "counts": []})
+    assert path.read_bytes().count(b"\n") == 4  # the fragment was closed, not glued
+    assert [(e["job_id"], e["event"]) for e in jobs.read_entries()] == [
+        ("a", "submitted"),
+        ("b", "submitted"),
+        ("b", "completed"),
+    ]
+    assert jobs.job_entries("b")["events"] == ["submitted", "completed"]
+    assert [j["status"] for j in jobs.list_jobs()] == ["submitted", "completed"]
+
+
+def test_an_entry_glued_to_a_fragment_by_older_versions_is_recovered():
+    whole = '{"version":1,"event":"submitted","job_id":"b","pair_errors":{"qubits":[1,2]},"backend":"x"}'
+    text = '{"event":"submitted","job_id":"a"}\n{"event":"completed","job_id":"a","pair_errors":{"q' + whole
+    path = jobs.record_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(text + "\n" + "not json\n" + '{"event":"completed","job_id":"b"}\n')
+    entries = jobs.read_entries()
+    assert [(e["job_id"], e["event"]) for e in entries] == [
+        ("a", "submitted"),
+        ("b", "submitted"),
+        ("b", "completed"),
+    ]
+    assert entries[1]["pair_errors"] == {"qubits": [1, 2]}
+
+
+def test_fetch_timeout_must_be_positive(capsys):
+    for value in ("0", "-5"):
+        with pytest.raises(SystemExit) as info:
+            main(["jobs", "fetch", "some-job", "--timeout", value])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--timeout" in err and "> 0" in err
+
+
 def test_concurrent_appends_never_interleave():
     payload = "x" * 20000
 
