@@ -96,12 +96,13 @@ def measure_chunk(
 def progress_bar(total: int, *, progress: bool | None, label: str, unit: str = "pair") -> tqdm:
     """A progress bar on stderr over ``total`` units (rounds, or distillation blocks).
 
-    ``progress=None`` (automatic) shows it only when stderr is a terminal and only once the
-    phase has lasted :data:`PROGRESS_DELAY_S` seconds, whatever the engine; ``True`` shows it
+    ``progress=None`` (automatic) shows it only when someone watches (stderr is a terminal,
+    or the code runs in a Jupyter kernel) and only once the phase has lasted
+    :data:`PROGRESS_DELAY_S` seconds, whatever the engine; ``True`` shows it
     at once, ``False`` never. Nothing is written to stdout.
     """
     if progress is None:
-        show, delay = _stderr_is_terminal(), PROGRESS_DELAY_S
+        show, delay = _watched(), PROGRESS_DELAY_S
     else:
         show, delay = bool(progress), 0.0
     return tqdm(
@@ -116,7 +117,10 @@ def progress_bar(total: int, *, progress: bool | None, label: str, unit: str = "
     )
 
 
-def _stderr_is_terminal() -> bool:
+def _watched() -> bool:
+    """True when stderr is a terminal or a Jupyter kernel's output (not a pipe or a log file)."""
+    if "ipykernel" in sys.modules:
+        return True
     try:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):

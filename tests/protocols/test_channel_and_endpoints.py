@@ -212,12 +212,19 @@ def test_tampering_with_distillation_messages_of_a_full_run_is_detected(
                 run()
 
 
-def test_progress_bar_appears_only_on_a_terminal_and_after_a_delay(monkeypatch):
+def test_progress_bar_appears_only_when_watched_and_after_a_delay(monkeypatch):
+    import io
+    import sys
+
     from qentangle.protocols import endpoints
 
-    monkeypatch.setattr(endpoints, "_stderr_is_terminal", lambda: False)
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a file, not a terminal
+    assert not endpoints._watched()
     assert endpoints.progress_bar(10, progress=None, label="x").disable
-    monkeypatch.setattr(endpoints, "_stderr_is_terminal", lambda: True)
+    monkeypatch.setitem(sys.modules, "ipykernel", object())  # inside a Jupyter kernel
+    assert endpoints._watched()
+    monkeypatch.setattr(endpoints, "_watched", lambda: True)
     with endpoints.progress_bar(10, progress=None, label="x") as bar:
         assert not bar.disable and bar.delay == endpoints.PROGRESS_DELAY_S
     assert endpoints.progress_bar(10, progress=False, label="x").disable
