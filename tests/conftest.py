@@ -12,9 +12,15 @@ import os
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import settings
 
 matplotlib.use("Agg")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Property tests check invariants, not speed: a loaded CI machine must not fail them on
+# Hypothesis's default 200 ms deadline per example.
+settings.register_profile("qentangle", deadline=None)
+settings.load_profile("qentangle")
 
 SEEDS = (11, 22, 33)
 SIGMAS = 4.0
