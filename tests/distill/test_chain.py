@@ -82,6 +82,27 @@ def _tlgr(n, phase_errors, leak, eps_sec):
     return math.floor(n * (1 - h) - leak - math.log2(2 / eps_sec**2))
 
 
+def _property_case(n: int, q: float, seed: int, ec: str):
+    """Alice's random bits, Bob's with i.i.d. flips at rate q, their generator and a channel."""
+    if ec == "ldpc":
+        n = min(n, 6000)  # LDPC decoding is slow; a few frames suffice
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 2, n, dtype=np.uint8)
+    b = a ^ (rng.random(n) < q).astype(np.uint8)
+    return n, a, b, rng, ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+
+
+def _leak_counted_and_keys_identical_or_aborted(result, ch) -> int:
+    """Leakage equals what crossed the channel; keys identical, or an abort with no key."""
+    leak = _transcript_leak(ch, 1e-15)
+    assert result.leaked_bits == leak == ch.disclosed_bits
+    if result.aborted:
+        assert result.final_key_bits == 0 and result.abort_reason and result.alice_key.size == 0
+    else:
+        assert result.keys_match and np.array_equal(result.alice_key, result.bob_key)
+    return leak
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     n=st.integers(200, 30_000),
@@ -90,19 +111,11 @@ def _tlgr(n, phase_errors, leak, eps_sec):
     ec=st.sampled_from(["cascade", "cascade", "ldpc"]),
 )
 def test_keys_identical_or_aborted_and_bounded(n, q, seed, ec):
-    if ec == "ldpc":
-        n = min(n, 6000)
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 2, n, dtype=np.uint8)
-    b = a ^ (rng.random(n) < q).astype(np.uint8)
-    ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
+    n, a, b, _, ch = _property_case(n, q, seed, ec)
     result = distill(a, b, ch, ec=ec, ldpc_frame_bits=3000, rng_alice=np.random.default_rng(seed + 1))
-    leak = _transcript_leak(ch, 1e-15)
-    assert result.leaked_bits == leak == ch.disclosed_bits
+    leak = _leak_counted_and_keys_identical_or_aborted(result, ch)
     if result.aborted:
-        assert result.final_key_bits == 0 and result.abort_reason and result.alice_key.size == 0
         return
-    assert result.keys_match and np.array_equal(result.alice_key, result.bob_key)
     # The sample: positions from the public seed, errors from the raw inputs.
     k = min(n - 1, max(1, round(0.1 * n)))
     seed_msg = next(m.payload for m in ch.transcript if m.kind == "estimate/positions-seed")
@@ -122,23 +135,15 @@ def test_keys_identical_or_aborted_and_bounded(n, q, seed, ec):
     ec=st.sampled_from(["cascade", "ldpc"]),
 )
 def test_two_basis_keys_identical_or_aborted_and_bounded(n, q, seed, ec):
-    if ec == "ldpc":
-        n = min(n, 6000)
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, 2, n, dtype=np.uint8)
-    b = a ^ (rng.random(n) < q).astype(np.uint8)
+    n, a, b, rng, ch = _property_case(n, q, seed, ec)
     labels = rng.integers(0, 2, n, dtype=np.uint8)
-    ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 20)
     result = distill_two_basis(
         a, b, labels, ch, ec=ec, qber_hint=max(q, 0.01), ldpc_frame_bits=3000,
         rng_alice=np.random.default_rng(seed + 1),
     )
-    leak = _transcript_leak(ch, 1e-15)
-    assert result.leaked_bits == leak == ch.disclosed_bits
+    leak = _leak_counted_and_keys_identical_or_aborted(result, ch)
     if result.aborted:
-        assert result.final_key_bits == 0 and result.abort_reason and result.alice_key.size == 0
         return
-    assert result.keys_match and np.array_equal(result.alice_key, result.bob_key)
     # Phase errors of each basis from the raw bit errors of the other, over all sifted bits;
     # bits of discarded LDPC frames count as errors; the two bounds share (eps/2)^2.
     kept = np.ones(n, dtype=bool)
