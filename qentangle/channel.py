@@ -52,21 +52,41 @@ class Message:
 
 
 def encode_payload(payload: Any) -> bytes:
-    """Canonical bytes of a payload (arrays, numbers, strings, bytes and nested containers)."""
+    """Canonical bytes of a payload (arrays, numbers, strings, bytes and nested containers).
+
+    The encoding is injective over the types it accepts: every value carries its type (a list
+    and a tuple, ``1`` and ``True``, ``{1: x}`` and ``{"1": x}``, ``np.int64(1)`` and ``1`` all
+    encode differently), so a tag that verifies covers the exact value received. Other types
+    are refused.
+
+    >>> encode_payload({1: "x"}) != encode_payload({"1": "x"})
+    True
+    >>> encode_payload([1, 2]) != encode_payload((1, 2))
+    True
+    """
     if isinstance(payload, np.ndarray):
         header = f"nd:{payload.dtype.str}:{payload.shape}:".encode()
         return header + np.ascontiguousarray(payload).tobytes()
-    if isinstance(payload, (bytes, bytearray)):
-        return b"b:" + bytes(payload)
+    if isinstance(payload, bytes):
+        return b"b:" + payload
+    if isinstance(payload, bytearray):
+        return b"B:" + bytes(payload)
     if isinstance(payload, (list, tuple)):
         parts = [encode_payload(item) for item in payload]
-        return b"l:" + b"".join(len(p).to_bytes(8, "big") + p for p in parts)
+        return (b"l:" if isinstance(payload, list) else b"t:") + _joined(parts)
     if isinstance(payload, dict):
-        parts = [encode_payload((str(k), payload[k])) for k in sorted(payload, key=str)]
-        return b"d:" + b"".join(len(p).to_bytes(8, "big") + p for p in parts)
-    if payload is None or isinstance(payload, (bool, int, float, str, np.generic)):
-        return b"s:" + repr(payload.item() if isinstance(payload, np.generic) else payload).encode()
+        items = sorted((encode_payload(key), encode_payload(value)) for key, value in payload.items())
+        return b"d:" + _joined([_joined(list(item)) for item in items])
+    if isinstance(payload, np.generic):
+        return f"g:{payload.dtype.str}:{payload.item()!r}".encode()
+    if payload is None or type(payload) in (bool, int, float, str):
+        return f"s:{type(payload).__name__}:{payload!r}".encode()
     raise ValidationError(f"payload of type {type(payload).__name__} cannot be sent on the channel")
+
+
+def _joined(parts: list[bytes]) -> bytes:
+    """Length-prefixed concatenation (so no two sequences of parts join to the same bytes)."""
+    return b"".join(len(part).to_bytes(8, "big") + part for part in parts)
 
 
 def polynomial_hash(data: bytes, key: int) -> int:

@@ -17,7 +17,33 @@ class QentangleError(ValueError):
 
 
 class ValidationError(QentangleError):
-    """An argument is outside its accepted range or of the wrong kind."""
+    """An argument is outside its accepted range or of the wrong kind.
+
+    ``param`` names the parameter as the library spells it (``eps_sec``) when the error is
+    about one parameter; ``template`` is the message with ``{name}`` where that name stands,
+    so the command line can say the same thing with the option as typed.
+
+    >>> error = ValidationError("eps_sec=0 is out of range: expected 0 < eps_sec <= 1", param="eps_sec",
+    ...                         template="{name}=0 is out of range: expected 0 < {name} <= 1")
+    >>> error.for_option("--eps-sec")
+    '--eps-sec=0 is out of range: expected 0 < --eps-sec <= 1'
+    """
+
+    def __init__(self, message: str, *, param: str | None = None, template: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        self.template = template
+
+    def for_option(self, option: str) -> str:
+        """The message with the parameter named ``option`` (the CLI spelling) instead."""
+        if self.template is None:
+            return str(self)
+        return self.template.replace("{name}", option)
+
+
+def _invalid(name: str, template: str) -> ValidationError:
+    """A ValidationError about parameter ``name`` from a message template using ``{name}``."""
+    return ValidationError(template.replace("{name}", name), param=name, template=template)
 
 
 class ProtocolAbort(QentangleError):
@@ -40,7 +66,7 @@ def check_probability(name: str, value: Any, *, upper: float = 1.0) -> float:
     """
     number = _as_float(name, value)
     if not 0.0 <= number <= upper:
-        raise ValidationError(f"{name}={value!r} is out of range: expected 0 <= {name} <= {upper}")
+        raise _invalid(name, f"{{name}}={value!r} is out of range: expected 0 <= {{name}} <= {upper}")
     return number
 
 
@@ -63,19 +89,20 @@ def check_range(
     too_low = low is not None and (number <= low if low_open else number < low)
     too_high = high is not None and (number >= high if high_open else number > high)
     if too_low or too_high:
-        left = "" if low is None else f"{low} {'<' if low_open else '<='} "
-        right = "" if high is None else f" {'<' if high_open else '<='} {high}"
-        raise ValidationError(f"{name}={value!r} is out of range: expected {left}{name}{right}")
+        left = "" if low is None else f"{low:g} {'<' if low_open else '<='} "
+        right = "" if high is None else f" {'<' if high_open else '<='} {high:g}"
+        raise _invalid(name, f"{{name}}={value!r} is out of range: expected {left}{{name}}{right}")
     return number
 
 
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     """Return ``value`` as an int ``>= minimum`` or raise naming ``name``."""
     if isinstance(value, bool) or (not isinstance(value, (int,)) and not _is_integral(value)):
-        raise ValidationError(f"{name}={value!r} is not an integer: expected an integer >= {minimum}")
+        expected = f"expected an integer {{name}} >= {minimum}"
+        raise _invalid(name, f"{{name}}={value!r} is not an integer: {expected}")
     number = int(value)
     if number < minimum:
-        raise ValidationError(f"{name}={value!r} is out of range: expected an integer >= {minimum}")
+        raise _invalid(name, f"{{name}}={value!r} is out of range: expected an integer {{name}} >= {minimum}")
     return number
 
 
@@ -83,7 +110,7 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     """Return ``value`` if it is one of ``choices`` or raise listing them."""
     options = tuple(choices)
     if value not in options:
-        raise ValidationError(f"{name}={value!r} is not valid: expected one of {', '.join(options)}")
+        raise _invalid(name, f"{{name}}={value!r} is not valid: expected one of {', '.join(options)}")
     return value
 
 
@@ -96,11 +123,11 @@ def _is_integral(value: Any) -> bool:
 
 def _as_float(name: str, value: Any) -> float:
     if isinstance(value, bool):
-        raise ValidationError(f"{name}={value!r} is not a number")
+        raise _invalid(name, f"{{name}}={value!r} is not a number")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"{name}={value!r} is not a number") from None
+        raise _invalid(name, f"{{name}}={value!r} is not a number") from None
     if not math.isfinite(number):
-        raise ValidationError(f"{name}={value!r} is not finite: expected a finite number")
+        raise _invalid(name, f"{{name}}={value!r} is not finite: expected a finite number")
     return number

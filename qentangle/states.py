@@ -24,6 +24,9 @@ from qentangle.errors import check_choice, check_finite
 
 BELL_STATES: tuple[str, ...] = ("phi+", "phi-", "psi+", "psi-")
 ALICE, BOB = 0, 1
+#: The two key bases, by index: 0 = z (Bloch angle 0), 1 = x (pi/2); the one spelling everywhere.
+BASIS_NAMES: tuple[str, ...] = ("z", "x")
+BASIS_ANGLES: tuple[float, ...] = (0.0, math.pi / 2)
 
 # <ZZ> and <XX> of each Bell state; <ZX> = <XZ> = 0 and the marginals vanish.
 _ZZ_XX = {"phi+": (1, 1), "phi-": (1, -1), "psi+": (-1, 1), "psi-": (-1, -1)}

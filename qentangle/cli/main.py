@@ -3,7 +3,8 @@
 Each command module exposes ``register(subparsers)``, which adds its parser and sets
 ``handler=function(args) -> int``. Errors a user can fix print one line on stderr and exit
 with status 2, never a traceback; so does any ``OSError`` a command did not convert (the file
-and the reason, on one line).
+and the reason, on one line). A library ``ValidationError`` about a parameter is printed with
+the option as the user typed it (``--eps-sec``), not the Python name.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from qentangle import __version__
-from qentangle.errors import QentangleError
+from qentangle.errors import ProtocolAbort, QentangleError, ValidationError
 
 COMMAND_MODULES = (
     "qentangle.cli.chsh_cmd",
@@ -27,12 +28,53 @@ COMMAND_MODULES = (
 )
 
 
+#: The one exit-code rule of every command (shown in ``qentangle --help`` and each command's help).
+EXIT_DONE, EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES_HELP = (
+    "exit status: 0 done; 1 the protocol aborted (a security abort is a result, the report is still "
+    "printed); 2 bad input (one line on stderr naming the option, the value and the accepted range); "
+    "130 interrupted (Ctrl-C)"
+)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions as written, defaults shown (unless the help already states one)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False) or action.default is argparse.SUPPRESS:
+            return text
+        return super()._get_help_string(action)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line on stderr and exit status 2."""
+    """An ArgumentParser whose usage errors are one line on stderr and exit status 2.
+
+    Every command's ``--help`` ends with the exit-code rule and shows each option's default.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("epilog", EXIT_CODES_HELP)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message}\n")
-        raise SystemExit(2)
+        sys.stderr.write(f"{self.prog}: error: {_one_line(_drop_repeated_option(message))}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _drop_repeated_option(message: str) -> str:
+    """``argument --p-z: --p-z=1 is ...`` -> ``--p-z=1 is ...`` (the option is already named)."""
+    if message.startswith("argument "):
+        head, _, rest = message.partition(": ")
+        options = head[len("argument "):].split("/")
+        if any(rest.startswith(option + "=") for option in options):
+            return rest
+    return message
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="qentangle",
         description="Entanglement-based QKD (E91, BBM92) and CHSH Bell tests on Qiskit.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"qentangle {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
@@ -56,25 +99,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``qentangle`` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Entry point of the ``qentangle`` console script (returns the exit status)."""
+    command, parser, args = "qentangle", None, None
     try:
-        return int(args.handler(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = f"qentangle {args.command}"
+        return int(args.handler(args) or EXIT_DONE)
+    except ValidationError as error:
+        option = _option_of(parser, args, error.param)
+        text = str(error) if option is None else error.for_option(option)
+        sys.stderr.write(f"{command}: error: {_one_line(text)}\n")
+        return EXIT_BAD_INPUT
+    except ProtocolAbort as error:
+        sys.stderr.write(f"{command}: aborted: {_one_line(error)}\n")
+        return EXIT_ABORTED
     except QentangleError as error:
-        sys.stderr.write(f"qentangle {args.command}: error: {error}\n")
-        return 2
+        sys.stderr.write(f"{command}: error: {_one_line(error)}\n")
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        sys.stderr.write(f"qentangle {args.command}: interrupted\n")
-        return 130
+        sys.stderr.write(f"{command}: interrupted\n")
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader closed the pipe (e.g. `| head`): not an error; silence the final flush.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as error:
         # Backstop: a file error that no command turned into a QentangleError.
-        sys.stderr.write(f"qentangle {args.command}: error: {_os_error_line(error)}\n")
-        return 2
+        sys.stderr.write(f"{command}: error: {_os_error_line(error)}\n")
+        return EXIT_BAD_INPUT
+
+
+def _option_of(
+    parser: argparse.ArgumentParser | None, args: argparse.Namespace | None, param: str | None
+) -> str | None:
+    """The option (as typed on this command) whose value is the library parameter ``param``."""
+    if param is None or parser is None or args is None:
+        return None
+    subparsers = next(
+        (action for action in parser._actions if isinstance(action, argparse._SubParsersAction)), None
+    )
+    command = subparsers.choices.get(args.command) if subparsers is not None else None
+    for action in command._actions if command is not None else ():
+        if action.dest == param or param.endswith("." + action.dest):
+            if action.option_strings:
+                return max(action.option_strings, key=len)
+            return str(action.metavar or action.dest.upper())
+    return None
 
 
 def _os_error_line(error: OSError) -> str:

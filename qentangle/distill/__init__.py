@@ -16,23 +16,24 @@ The one entry point most callers need is :func:`distill`:
 
 from qentangle.distill.amplify import privacy_amplification, toeplitz_hash, toeplitz_matrix
 from qentangle.distill.cascade import CascadeOutcome, block_sizes, cascade_reconcile
-from qentangle.distill.chain import DistillationResult, distill
+from qentangle.distill.chain import DistillationResult, distill, distill_two_basis
 from qentangle.distill.estimate import (
     ErrorSample,
     binary_entropy,
     estimate_qber,
     hypergeometric_upper_errors,
     phase_error_bound,
+    phase_error_failure,
     serfling_mu,
 )
 from qentangle.distill.finite_key import (
+    TwoBasisKey,
     asymptotic_key_length,
     device_independent_rate,
     finite_key_length,
-    micius_example,
-    phase_error_failure,
     shor_preskill_rate,
     tlgr_key_length,
+    two_basis_key,
 )
 from qentangle.distill.verify import tag_bits, verify_keys
 
@@ -40,16 +41,17 @@ __all__ = [
     "CascadeOutcome",
     "DistillationResult",
     "ErrorSample",
+    "TwoBasisKey",
     "asymptotic_key_length",
     "binary_entropy",
     "block_sizes",
     "cascade_reconcile",
     "device_independent_rate",
     "distill",
+    "distill_two_basis",
     "estimate_qber",
     "finite_key_length",
     "hypergeometric_upper_errors",
-    "micius_example",
     "phase_error_bound",
     "phase_error_failure",
     "privacy_amplification",
@@ -59,5 +61,6 @@ __all__ = [
     "tlgr_key_length",
     "toeplitz_hash",
     "toeplitz_matrix",
+    "two_basis_key",
     "verify_keys",
 ]

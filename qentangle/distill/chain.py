@@ -49,6 +49,7 @@ from qentangle.distill.finite_key import (
     asymptotic_key_length,
     finite_key_length,
     secret_fraction,
+    two_basis_key,
 )
 from qentangle.distill.verify import tag_bits, verify_keys
 from qentangle.errors import (
@@ -58,8 +59,16 @@ from qentangle.errors import (
     check_probability,
     check_range,
 )
+from qentangle.params import Param
 
 EC_METHODS = ("cascade", "ldpc")
+#: Security parameters and the abort threshold, declared once (the CLI builds its options from them).
+EPS_SEC = Param("eps_sec", float, low=0.0, high=1.0, low_open=True, high_open=True, default=1e-10,
+                help="secrecy parameter of the whole key (trace distance to an ideal key)")
+EPS_COR = Param("eps_cor", float, low=0.0, high=1.0, low_open=True, high_open=True, default=1e-15,
+                help="correctness parameter (probability that the keys differ undetected)")
+MAX_QBER = Param("max_qber", float, low=0.0, high=0.5, default=0.11,
+                 help="abort when the estimated QBER (its upper bound) exceeds this")
 # Error correction is tuned to the QBER estimate; LDPC's blind retries may disclose up to what
 # this upper confidence limit of the QBER needs (an efficiency setting, not a security one).
 EC_QBER_FAILURE = 1e-6
@@ -107,8 +116,12 @@ class DistillationResult:
     abort_reason: str | None
     keys_match: bool | None
     true_qber: float | None
-    alice_key: np.ndarray = field(repr=False, compare=False)
-    bob_key: np.ndarray = field(repr=False, compare=False)
+    basis_errors: tuple[int, int] | None = None
+    """Two-basis mode: the bit errors error correction found in each basis (Z, X), announced."""
+    basis_bits: tuple[int, int] | None = None
+    """Two-basis mode: the reconciled key bits of each basis (Z, X)."""
+    alice_key: np.ndarray = field(default=None, repr=False, compare=False)
+    bob_key: np.ndarray = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (no key bits)."""
@@ -200,10 +213,10 @@ def distill(
         raise ValidationError(f"channel={type(channel).__name__} is not valid: expected a ClassicalChannel")
     check_choice("ec", ec, EC_METHODS)
     check_choice("bound", bound, BOUND_METHODS)
-    eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
-    eps_cor = check_range("eps_cor", eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+    eps_sec = EPS_SEC.check(eps_sec)
+    eps_cor = EPS_COR.check(eps_cor)
     sample_fraction = check_range("sample_fraction", sample_fraction, 0.0, 1.0, high_open=True)
-    max_qber = check_range("max_qber", max_qber, 0.0, 0.5)
+    max_qber = MAX_QBER.check(max_qber)
     if qber_hint is not None:
         qber_hint = check_probability("qber_hint", qber_hint, upper=0.5)
     if phase_error is not None:
@@ -410,10 +423,10 @@ def distill_two_basis(
         )
     check_choice("ec", ec, EC_METHODS)
     check_choice("bound", bound, BOUND_METHODS)
-    eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
-    eps_cor = check_range("eps_cor", eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+    eps_sec = EPS_SEC.check(eps_sec)
+    eps_cor = EPS_COR.check(eps_cor)
     qber_hint = check_probability("qber_hint", qber_hint, upper=0.5)
-    max_qber = check_range("max_qber", max_qber, 0.0, 0.5)
+    max_qber = MAX_QBER.check(max_qber)
     rng_alice = check_rng("rng_alice", rng_alice if rng_alice is not None else _missing())
 
     run = _Run(channel, a_key.size, eps_sec, eps_cor, ec, bound)
@@ -453,24 +466,18 @@ def distill_two_basis(
     # sampled from *all* sifted rounds: discarded LDPC frames (public) count as all errors, since
     # discarding the frames that failed to decode selects low-error bits.
     dropped = [all_sizes[b] - sizes[b] for b in (0, 1)]
-    bounds = [
-        phase_error_bound(
-            ErrorSample(errors[1 - b] + dropped[1 - b], all_sizes[1 - b]), all_sizes[b], eps_sec,
-            method=bound, estimates=2,
-        )
-        for b in (0, 1)
-    ]
     run.phase_source = "other-basis-after-ec"
     run.phase_estimate = run.qber_estimate
-    # Phase errors of the kept bits: at most each basis's count over all its bits (a bound
-    # capped at 1/2 caps the whole key's rate too).
-    counts = sum(bounds[b] * all_sizes[b] for b in (0, 1))
-    run.phase_bound = 0.5 if max(bounds) >= 0.5 else min(0.5, counts / a_key.size)
+    run.basis_errors = (errors[0], errors[1])
+    run.basis_sizes = (sizes[0], sizes[1])
+    accounting = two_basis_key(
+        [errors[b] + dropped[b] for b in (0, 1)], all_sizes, run.ec_leak + run.verify_bits, eps_sec,
+        key_bits=a_key.size, qber=min(0.5, run.phase_estimate), bound=bound,
+    )
+    run.phase_bound = accounting.phase_error_bound
     run.qber_upper = run.phase_bound
-
-    leaked = run.ec_leak + run.verify_bits
-    run.finite = finite_key_length(a_key.size, run.phase_bound, leaked, eps_sec)
-    run.asymptotic = asymptotic_key_length(a_key.size, min(0.5, run.phase_estimate), leaked)
+    run.finite = accounting.final_bits
+    run.asymptotic = accounting.asymptotic_bits
     if run.finite < 1:
         return run.abort("finite-key length is not positive", raise_on_abort)
     alice_final, bob_final = privacy_amplification(a_key, b_key, channel, run.finite, rng_alice=rng_alice)
@@ -516,6 +523,8 @@ class _Run:
         self.finite = 0
         self.asymptotic = 0
         self.true_qber: float | None = None
+        self.basis_errors: tuple[int, int] | None = None
+        self.basis_sizes: tuple[int, int] | None = None
 
     def _result(
         self, alice: np.ndarray, bob: np.ndarray, aborted: bool, reason: str | None
@@ -551,6 +560,8 @@ class _Run:
             abort_reason=reason,
             keys_match=None if aborted else bool(np.array_equal(alice, bob)),
             true_qber=self.true_qber,
+            basis_errors=self.basis_errors,
+            basis_bits=self.basis_sizes,
             alice_key=alice,
             bob_key=bob,
         )

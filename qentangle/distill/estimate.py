@@ -129,6 +129,24 @@ def hypergeometric_upper_errors(errors: int, k: int, n: int, failure: float) -> 
     return lo - errors
 
 
+def phase_error_failure(eps_sec: float, estimates: int = 1) -> float:
+    """Failure probability allowed to each of ``estimates`` phase-error bounds of one key.
+
+    TLGR's proof needs the phase-error bound of the whole key to fail with probability at most
+    ``(eps_sec / 2)^2``. When it is assembled from ``estimates`` separate bounds (e.g. one per
+    basis in BBM92 with both bases as key) that must all hold together, the union bound gives
+    each ``(eps_sec / 2)^2 / estimates``.
+
+    >>> f"{phase_error_failure(1e-10):.3g}"
+    '2.5e-21'
+    >>> phase_error_failure(1e-10, estimates=2) / phase_error_failure(1e-10)
+    0.5
+    """
+    eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
+    estimates = check_positive_int("estimates", estimates)
+    return (eps_sec / 2.0) ** 2 / estimates
+
+
 def phase_error_bound(
     sample: ErrorSample,
     population: int,
@@ -143,7 +161,7 @@ def phase_error_bound(
     the other basis, otherwise from the disclosed sample of the key itself (basis symmetry).
     The failure probability follows TLGR's accounting of ``eps_sec``: ``(eps_sec / 2)^2``
     shared by the ``estimates`` bounds that make up one key's phase error
-    (:func:`qentangle.distill.finite_key.phase_error_failure`; ``estimates=2`` for BBM92 with
+    (:func:`phase_error_failure`; ``estimates=2`` for BBM92 with
     both bases as key, one bound per basis):
 
     * ``"serfling"``: ``rate + mu`` with TLGR's ``mu`` (:func:`serfling_mu`); this is exactly
@@ -166,8 +184,6 @@ def phase_error_bound(
     population = check_positive_int("population", population)
     eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
     check_choice("method", method, BOUND_METHODS)
-    from qentangle.distill.finite_key import phase_error_failure  # finite_key imports this module
-
     failure = phase_error_failure(eps_sec, estimates)
     if method == "serfling":
         # serfling_mu(eps) is the deviation whose tail is (eps / 2)^2.

@@ -26,11 +26,9 @@ basis, QBER 4.5 %, f = 1.19, eps = 1e-10) it gives no key at all. The chain ther
 by default, the *exact hypergeometric* upper confidence limit at the same failure probability
 ``(eps_sec/2)^2`` (:func:`qentangle.distill.estimate.phase_error_bound`), split over the two
 bases' estimates. It is rigorous (the Serfling inequality is itself a bound on this
-hypergeometric tail) and gives about 81 bits per basis (~162 bits for the two bases) at those
-parameters. Micius reported 372 bits; the same formula gives ~516 bits with the looser
-accounting in which each phase-error estimate fails with probability ``eps_sec`` rather than
-``(eps_sec/2)^2 / 2``, so the published figure lies between our rigorous default and that
-variant. See :func:`micius_example`.
+hypergeometric tail). :func:`two_basis_key` holds that accounting for a key made of both
+bases; at the Micius 2020 operating point (3410 sifted bits, QBER 4.5 %, f = 1.19,
+eps = 1e-10) it keeps 266 bits, where Yin et al. (Nature 582, 501, 2020) report 372.
 
 >>> round(shor_preskill_rate(0.045, 0.045, 1.19), 3)
 0.42
@@ -39,11 +37,14 @@ variant. See :func:`micius_example`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from qentangle.distill.estimate import (
     ErrorSample,
     binary_entropy,
     phase_error_bound,
+    phase_error_failure,
     serfling_mu,
 )
 from qentangle.errors import ValidationError, check_positive_int, check_probability, check_range
@@ -51,24 +52,6 @@ from qentangle.errors import ValidationError, check_positive_int, check_probabil
 
 def _eps(name: str, value: float) -> float:
     return check_range(name, value, 0.0, 1.0, low_open=True, high_open=True)
-
-
-def phase_error_failure(eps_sec: float, estimates: int = 1) -> float:
-    """Failure probability allowed to each of ``estimates`` phase-error bounds of one key.
-
-    TLGR's proof needs the phase-error bound of the whole key to fail with probability at most
-    ``(eps_sec / 2)^2``. When it is assembled from ``estimates`` separate bounds (e.g. one per
-    basis in BBM92 with both bases as key) that must all hold together, the union bound gives
-    each ``(eps_sec / 2)^2 / estimates``.
-
-    >>> f"{phase_error_failure(1e-10):.3g}"
-    '2.5e-21'
-    >>> phase_error_failure(1e-10, estimates=2) / phase_error_failure(1e-10)
-    0.5
-    """
-    eps_sec = _eps("eps_sec", eps_sec)
-    estimates = check_positive_int("estimates", estimates)
-    return (eps_sec / 2.0) ** 2 / estimates
 
 
 def shor_preskill_rate(e_bit: float, e_phase: float, f: float = 1.0) -> float:
@@ -181,48 +164,77 @@ def device_independent_phase_error(s_value: float) -> float:
     return float(max(0.0, (1.0 - math.sqrt(max(0.0, min(1.0, (s_value / 2) ** 2 - 1.0)))) / 2.0))
 
 
-def micius_example(
+@dataclass(frozen=True)
+class TwoBasisKey:
+    """The finite-key accounting of a key made of both bases' sifted bits (see :func:`two_basis_key`)."""
+
+    phase_error_bounds: tuple[float, float]
+    """Upper bound on the phase-error rate of each basis's bits, from the other basis."""
+    phase_error_bound: float
+    """Upper bound on the phase-error rate of the whole key (at most 1/2)."""
+    final_bits: int
+    """Finite-key length (Tomamichel et al. 2012), 0 when not positive."""
+    asymptotic_bits: int
+    """Asymptotic length ``n (1 - h(Q)) - leaked`` at the observed QBER."""
+
+
+def two_basis_key(
+    errors: Sequence[int],
+    sizes: Sequence[int],
+    leaked_bits: int,
+    eps_sec: float,
     *,
-    sifted_bits: int = 3410,
-    qber: float = 0.045,
-    f: float = 1.19,
-    eps_sec: float = 1e-10,
-    eps_cor: float = 1e-10,
-) -> dict[str, float | int]:
-    """Key lengths at Micius-2020-like parameters (BBM92, both bases kept as key).
+    key_bits: int | None = None,
+    qber: float | None = None,
+    bound: str = "hypergeometric",
+) -> TwoBasisKey:
+    """Key length of BBM92 with every sifted bit of both bases kept as key.
 
-    Each basis holds ``sifted_bits / 2`` key bits whose phase error is bounded from the bit
-    errors of the other basis (two estimates, each failing with probability
-    ``phase_error_failure(eps_sec, 2)``); EC leaks ``f n h(Q)``, the tag
-    ``ceil(log2(1/eps_cor))`` bits. Returns the total over both bases for several phase-error
-    bounds.
+    This is the one place the two-basis accounting lives: the distillation chain
+    (:func:`qentangle.distill.chain.distill_two_basis`) calls it with counted errors, and the
+    satellite comparison with a link model's expected ones.
 
-    >>> ex = micius_example()
-    >>> ex["tlgr_serfling_bits"], ex["hypergeometric_bits"] > 100
-    (0, True)
+    Basis ``b`` holds ``sizes[b]`` sifted bits, ``errors[b]`` of them in error. Each basis's
+    rounds are a random sample of all rounds (the basis was chosen at random per round), so the
+    bit errors of one basis bound the *phase* errors of the other: ``bound`` (exact
+    hypergeometric tail by default, or Serfling) at failure probability
+    ``phase_error_failure(eps_sec, 2)`` each, so that both hold together with probability
+    ``1 - (eps_sec/2)^2``. The two bounds, weighted by the basis sizes, bound the phase-error
+    rate of the ``key_bits`` kept bits (all sifted bits by default); the key length is
+    :func:`finite_key_length` with ``leaked_bits`` (error correction and verification tag).
+    ``qber`` (default: total errors over total bits) gives the asymptotic length beside it.
+
+    Assumptions: the basis choice is uniform and independent of the source (sampling), and
+    Eve's attack is bounded by the phase-error (entropic uncertainty) argument of TLGR 2012.
+
+    At the Micius 2020 operating point (3410 sifted bits, QBER 4.5 %, the paper's f = 1.19,
+    eps = 1e-10 and a 34-bit verification tag) it keeps 266 bits (the paper reports 372):
+
+    >>> n, q = 3410, 0.045
+    >>> sizes = (n // 2, n - n // 2)
+    >>> leak = math.ceil(1.19 * n * binary_entropy(q)) + 34
+    >>> two_basis_key([round(q * s) for s in sizes], sizes, leak, 1e-10).final_bits
+    266
     """
-    from qentangle.distill.verify import tag_bits
-
-    n = check_positive_int("sifted_bits", sifted_bits, minimum=2) // 2
-    errors = round(qber * n)
-    sample = ErrorSample(errors, n)
-    leak = math.ceil(f * n * binary_entropy(qber)) + tag_bits(eps_cor)
-    e_hyp = phase_error_bound(sample, n, eps_sec, estimates=2)
-    e_ser = phase_error_bound(sample, n, eps_sec, method="serfling", estimates=2)
-    # Looser accounting: estimate failing with probability eps_sec itself (not (eps_sec/2)^2).
-    from qentangle.distill.estimate import hypergeometric_upper_errors
-
-    e_lin = hypergeometric_upper_errors(errors, n, n, eps_sec) / n
-    return {
-        "key_bits_per_basis": n,
-        "phase_error_hypergeometric": e_hyp,
-        "phase_error_serfling": e_ser,
-        "tlgr_serfling_bits": 2 * finite_key_length(n, e_ser, leak, eps_sec),
-        "hypergeometric_bits": 2 * finite_key_length(n, e_hyp, leak, eps_sec),
-        "hypergeometric_linear_eps_bits": 2 * finite_key_length(n, e_lin, leak, eps_sec),
-        "asymptotic_bits": 2 * asymptotic_key_length(n, qber, leak),
-        "published_bits": 372,
-    }
+    sizes = tuple(check_positive_int(f"sizes[{b}]", sizes[b], minimum=1) for b in (0, 1))
+    errors = tuple(check_positive_int(f"errors[{b}]", errors[b], minimum=0) for b in (0, 1))
+    if len(errors) != 2 or any(errors[b] > sizes[b] for b in (0, 1)):
+        raise ValidationError(f"errors={list(errors)!r} is out of range: expected 0 <= errors[b] <= sizes[b]")
+    kept = sum(sizes) if key_bits is None else check_positive_int("key_bits", key_bits, minimum=1)
+    bounds = tuple(
+        phase_error_bound(ErrorSample(errors[1 - b], sizes[1 - b]), sizes[b], eps_sec, method=bound,
+                          estimates=2)
+        for b in (0, 1)
+    )
+    counts = sum(bounds[b] * sizes[b] for b in (0, 1))
+    phase = 0.5 if max(bounds) >= 0.5 else min(0.5, counts / kept)
+    observed = sum(errors) / sum(sizes) if qber is None else check_probability("qber", qber)
+    return TwoBasisKey(
+        phase_error_bounds=bounds,
+        phase_error_bound=phase,
+        final_bits=finite_key_length(kept, phase, leaked_bits, eps_sec),
+        asymptotic_bits=asymptotic_key_length(kept, min(0.5, observed), leaked_bits),
+    )
 
 
 def secret_fraction(final_bits: int, sifted_bits: int) -> float:
@@ -245,12 +257,13 @@ def secret_fraction(final_bits: int, sifted_bits: int) -> float:
 
 
 __all__ = [
+    "TwoBasisKey",
     "asymptotic_key_length",
     "device_independent_rate",
     "finite_key_length",
-    "micius_example",
     "phase_error_failure",
     "secret_fraction",
     "shor_preskill_rate",
     "tlgr_key_length",
+    "two_basis_key",
 ]

@@ -33,11 +33,11 @@ from qentangle.distill.estimate import binary_entropy
 from qentangle.engines import ExactEngine
 from qentangle.errors import ValidationError, check_choice, check_finite, check_probability
 from qentangle.pairs import PairSetup, state_circuit
-from qentangle.states import ideal_correlator
+from qentangle.states import BASIS_ANGLES, BASIS_NAMES, ideal_correlator
 
 ARMS = ("alice", "bob", "both")
 ATTACKS = ("intercept-resend", "probe", "fake-source")
-_BASIS_NAMES = {"z": 0.0, "x": math.pi / 2}
+_BASIS_NAMES = dict(zip(BASIS_NAMES, BASIS_ANGLES, strict=True))
 
 
 def _arm_qubits(arm: str, alice: int, bob: int) -> list[int]:

@@ -31,10 +31,9 @@ from qentangle.protocols.keying import BasisFigures, KeyOptions, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.rng import SeedLike
-from qentangle.states import ideal_correlator
+from qentangle.states import BASIS_ANGLES, BASIS_NAMES, ideal_correlator
 
-BASES = (0.0, math.pi / 2)  # index 0 = Z, 1 = X
-BASIS_NAMES = ("z", "x")
+BASES = BASIS_ANGLES  # index 0 = Z, 1 = X
 
 
 @dataclass(frozen=True)

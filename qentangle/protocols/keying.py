@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qentangle.distill.chain import EC_METHODS, EPS_COR, EPS_SEC, MAX_QBER
 from qentangle.distill.estimate import (
     ErrorSample,
     estimate_qber,
@@ -44,16 +45,21 @@ from qentangle.errors import (
     check_probability,
     check_range,
 )
-from qentangle.protocols.endpoints import progress_bar
+from qentangle.params import Param
+from qentangle.progress import progress_bar
+from qentangle.states import BASIS_NAMES
 
 if TYPE_CHECKING:
     from qentangle.distill.chain import DistillationResult
     from qentangle.protocols.session import Session
 
-EC_METHODS = ("cascade", "ldpc")
+#: How the QBER is estimated: a disclosed ``sample``, or the errors error correction finds (``ec``).
 ESTIMATION_METHODS = ("sample", "ec")
 DEFAULT_BLOCK_BITS = 1 << 22
-BASIS_NAMES = ("Z", "X")
+_BASIS_LABELS = tuple(name.upper() for name in BASIS_NAMES)  # "Z", "X" in messages
+QBER_ABORT = replace(MAX_QBER, name="qber_abort")
+SAMPLE_FRACTION = Param("sample_fraction", float, low=0.0, high=1.0, low_open=True, high_open=True,
+                        default=0.1, help="fraction of the key-basis sifted bits disclosed for the QBER")
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,11 @@ class KeyOptions:
             raise ValidationError(
                 "estimation='ec' counts errors during error correction: it needs distill=True"
             )
-        check_range("sample_fraction", self.sample_fraction, 0.0, 1.0, low_open=True, high_open=True)
-        check_probability("qber_abort", self.qber_abort, upper=0.5)
+        SAMPLE_FRACTION.check(self.sample_fraction)
+        QBER_ABORT.check(self.qber_abort)
         check_choice("ec", self.ec, EC_METHODS)
-        check_range("eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+        EPS_SEC.check(self.eps_sec)
+        EPS_COR.check(self.eps_cor)
         check_positive_int("block_bits", self.block_bits, minimum=1024)
 
 
@@ -274,10 +280,10 @@ def _estimate_other(session, alice, bob, labels, key_basis, options, eps) -> _Es
     other = 1 - key_basis
     in_key = labels == key_basis
     out = ~in_key
-    phase_sample = _disclose_all(session, alice.compress(out), bob.compress(out), BASIS_NAMES[other])
+    phase_sample = _disclose_all(session, alice.compress(out), bob.compress(out), _BASIS_LABELS[other])
     alice, bob = alice.compress(in_key), bob.compress(in_key)
     if alice.size < 2:
-        count = f"only {alice.size} {BASIS_NAMES[key_basis]}-basis sifted bits"
+        count = f"only {alice.size} {_BASIS_LABELS[key_basis]}-basis sifted bits"
         estimate = _Estimate(alice, bob, reason=f"{count}: too few to estimate the QBER")
         estimate.bases[other] = (phase_sample, 0.5)
         return estimate
@@ -290,11 +296,11 @@ def _estimate_other(session, alice, bob, labels, key_basis, options, eps) -> _Es
     estimate.reason = _threshold("QBER upper bound", estimate.qber_upper, options)
     if estimate.reason is None and phase_sample is None:
         estimate.reason = (
-            f"no {BASIS_NAMES[other]}-basis sifted bits: the phase error of the "
-            f"{BASIS_NAMES[key_basis]}-basis key cannot be bounded"
+            f"no {_BASIS_LABELS[other]}-basis sifted bits: the phase error of the "
+            f"{_BASIS_LABELS[key_basis]}-basis key cannot be bounded"
         )
     if estimate.reason is None:
-        what = f"{BASIS_NAMES[other]}-basis error upper bound (the key's phase error)"
+        what = f"{_BASIS_LABELS[other]}-basis error upper bound (the key's phase error)"
         estimate.reason = _threshold(what, estimate.phase_upper, options)
     return estimate
 
@@ -308,8 +314,8 @@ def _estimate_both(session, alice, bob, labels, options, eps) -> _Estimate:
         mine = labels == basis
         if np.count_nonzero(mine) < 2:
             estimate.reason = estimate.reason or (
-                f"fewer than 2 {BASIS_NAMES[basis]}-basis sifted bits: too few to bound the "
-                f"{BASIS_NAMES[1 - basis]}-basis phase error"
+                f"fewer than 2 {_BASIS_LABELS[basis]}-basis sifted bits: too few to bound the "
+                f"{_BASIS_LABELS[1 - basis]}-basis phase error"
             )
             continue
         samples[basis], *rest = _sample(session, alice.compress(mine), bob.compress(mine), options)
@@ -330,7 +336,7 @@ def _estimate_both(session, alice, bob, labels, options, eps) -> _Estimate:
     estimate.phase = {"phase_error": estimate.phase_upper, "phase_error_estimate": guess}
     worst = max((0, 1), key=lambda b: estimate.bases[b][1])
     estimate.qber_upper = estimate.bases[worst][1]
-    what = f"QBER upper bound ({BASIS_NAMES[worst]} basis)"
+    what = f"QBER upper bound ({_BASIS_LABELS[worst]} basis)"
     estimate.reason = _threshold(what, estimate.qber_upper, options)
     return estimate
 

@@ -26,8 +26,8 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from qentangle.distill.estimate import ErrorSample, binary_entropy, phase_error_bound
-from qentangle.distill.finite_key import asymptotic_key_length, finite_key_length
+from qentangle.distill.estimate import binary_entropy
+from qentangle.distill.finite_key import two_basis_key
 from qentangle.distill.verify import tag_bits
 from qentangle.errors import ValidationError, check_positive_int, check_probability, check_range
 from qentangle.scenarios.loader import load_scenario
@@ -191,7 +191,7 @@ def expected_key(
     values in place of sampled ones, so it has no seed. Empty unless the protocol is BBM92 with
     ``estimation`` resolving to ``ec``.
 
-    >>> p = ProtocolConfig(kind="bbm92", data_time_s=3100.0)
+    >>> p = ProtocolConfig(kind="bbm92", data_time_s=3100.0, eps_cor=1e-10)
     >>> k = expected_key({"sifted_rate_hz": 1.1, "qber": 0.045, "duration_s": 3100.0}, p)
     >>> k["expected_sifted_bits"], k["final_key_bits"]
     (3410, 266)
@@ -204,15 +204,9 @@ def expected_key(
     n = check_positive_int("expected sifted bits", round(summary["sifted_rate_hz"] * duration),
                            minimum=2)
     sizes = (n // 2, n - n // 2)
-    counts = [
-        phase_error_bound(ErrorSample(round(qber * sizes[1 - b]), sizes[1 - b]), sizes[b],
-                          protocol.eps_sec, estimates=2) * sizes[b]
-        for b in (0, 1)
-    ]
-    phase_bound = min(0.5, sum(counts) / n)
     leaked = math.ceil(f * n * float(binary_entropy(qber))) + tag_bits(protocol.eps_cor)
-    final = finite_key_length(n, phase_bound, leaked, protocol.eps_sec)
-    asymptotic = asymptotic_key_length(n, qber, leaked)
+    key = two_basis_key([round(qber * size) for size in sizes], sizes, leaked, protocol.eps_sec, qber=qber)
+    phase_bound, final, asymptotic = key.phase_error_bound, key.final_bits, key.asymptotic_bits
     return {
         "expected_sifted_bits": n,
         "key_model_ec_efficiency": f,

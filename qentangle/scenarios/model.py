@@ -22,6 +22,7 @@ from qentangle.link.passes import Window
 from qentangle.link.physics import BACKGROUND_MODES, LinkSlices, best_pass, pass_physics
 from qentangle.link.source import PairSource
 from qentangle.link.stations import GroundStation
+from qentangle.protocols.keying import KeyOptions
 
 PROTOCOLS = ("bbm92", "e91", "chsh")
 EC_METHODS = ("cascade", "ldpc")
@@ -155,9 +156,9 @@ class ProtocolConfig:
     slice_s: float = 10.0
     data_time_s: float = 0.0
     p_z: float = 0.5
-    eps_sec: float = 1e-10
-    eps_cor: float = 1e-10
-    ec: str = "cascade"
+    eps_sec: float = KeyOptions.eps_sec
+    eps_cor: float = KeyOptions.eps_cor
+    ec: str = KeyOptions.ec
     estimation: str = "auto"
 
     @property
@@ -166,6 +167,20 @@ class ProtocolConfig:
         if self.estimation != "auto":
             return self.estimation
         return "ec" if self.kind == "bbm92" and self.p_z == 0.5 else "sample"
+
+    def key_options(self, **overrides: Any) -> KeyOptions:
+        """The :class:`~qentangle.protocols.keying.KeyOptions` this protocol section describes.
+
+        >>> ProtocolConfig(eps_sec=1e-9).key_options(qber_hint=0.03).eps_sec
+        1e-09
+        """
+        options = {
+            "ec": self.ec,
+            "eps_sec": self.eps_sec,
+            "eps_cor": self.eps_cor,
+            "estimation": self.resolved_estimation,
+        }
+        return KeyOptions(**{**options, **overrides})
 
     def __post_init__(self) -> None:
         check_choice("protocol.kind", self.kind, PROTOCOLS)

@@ -17,10 +17,10 @@ from qentangle.distill.finite_key import (
     asymptotic_key_length,
     device_independent_rate,
     finite_key_length,
-    micius_example,
     phase_error_failure,
     shor_preskill_rate,
     tlgr_key_length,
+    two_basis_key,
 )
 from qentangle.errors import ValidationError
 
@@ -102,15 +102,30 @@ def test_hypergeometric_tighter_than_serfling():
         assert phase_error_bound(s, n, 1e-10) <= phase_error_bound(s, n, 1e-10, method="serfling")
 
 
-def test_micius_parameters():
-    ex = micius_example()
-    assert ex["tlgr_serfling_bits"] == 0  # TLGR with Serfling is too loose there
-    assert 100 < ex["hypergeometric_bits"] < ex["published_bits"] < ex["asymptotic_bits"]
-    # two estimates (one per basis) share (eps/2)^2
-    n = ex["key_bits_per_basis"]
-    errors = round(0.045 * n)
-    upper = hypergeometric_upper_errors(errors, n, n, (1e-10 / 2) ** 2 / 2)
-    assert ex["phase_error_hypergeometric"] == upper / n
+def test_two_basis_key_at_the_micius_operating_point():
+    """3410 sifted bits, QBER 4.5 %, f = 1.19, eps 1e-10: the one statement (266 bits)."""
+    n, qber = 3410, 0.045
+    sizes = (n // 2, n - n // 2)
+    errors = [round(qber * size) for size in sizes]
+    leaked = math.ceil(1.19 * n * binary_entropy(qber)) + 34
+    key = two_basis_key(errors, sizes, leaked, 1e-10)
+    assert key.final_bits == 266
+    # Independent recomputation: each basis's phase errors from the other's bit errors, two
+    # estimates sharing (eps/2)^2, then the TLGR length over all n bits.
+    failure = (1e-10 / 2) ** 2 / 2
+    uppers = [hypergeometric_upper_errors(errors[1 - b], sizes[1 - b], sizes[b], failure) for b in (0, 1)]
+    phase = sum(uppers) / n
+    assert key.phase_error_bound == pytest.approx(phase, rel=1e-12)
+    expected = math.floor(n * (1 - binary_entropy(phase)) - leaked - math.log2(2 / 1e-20))
+    assert key.final_bits == max(0, expected)
+    # TLGR with Serfling is too loose there; the asymptotic length exceeds the published 372.
+    assert two_basis_key(errors, sizes, leaked, 1e-10, bound="serfling").final_bits == 0
+    assert key.final_bits < 372 < key.asymptotic_bits
+
+
+def test_two_basis_key_rejects_impossible_counts():
+    with pytest.raises(ValidationError, match="errors"):
+        two_basis_key([5, 200], (100, 100), 0, 1e-10)
 
 
 @pytest.mark.parametrize("estimates", [1, 2, 5])
