@@ -35,12 +35,12 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from qentangle import NoiseConfig
+from qentangle import NoiseConfig, predicted_correlator
 from qentangle.engines import ExactEngine, correlator
 from qentangle.pairs import PairSetup
 from qentangle.plots import plot_counts
-from qentangle.protocols.chsh import predicted_correlator, predicted_density_matrix
 from qentangle.states import BELL_STATES, bell_circuit
+from qentangle.theory import predicted_density_matrix
 
 engine = ExactEngine()          # exact distributions from Aer, sampled with numpy
 rng = np.random.default_rng(2024)

@@ -33,10 +33,9 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from qentangle import NoiseConfig, chsh_sweep, run_chsh
+from qentangle import NoiseConfig, chsh_sweep, predicted_S, run_chsh
 from qentangle.engines import ExactEngine
 from qentangle.plots import plot_correlators, plot_s_value, plot_s_vs_noise, plot_sweep
-from qentangle.protocols.chsh import predicted_S
 from qentangle.states import BELL_STATES
 
 engine = ExactEngine()

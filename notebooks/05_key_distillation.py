@@ -27,11 +27,12 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from qentangle import ClassicalChannel, distill
+from qentangle import ClassicalChannel
 from qentangle.distill import (
     ErrorSample,
     binary_entropy,
     cascade_reconcile,
+    distill,
     estimate_qber,
     finite_key_length,
     hypergeometric_upper_errors,

@@ -40,10 +40,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Markdown, display
 
-from qentangle import apply_overrides, list_presets, load_scenario
+from qentangle import apply_overrides, list_presets, load_scenario, run_pass
 from qentangle.link import plots as link_plots
 from qentangle.plots import plot_pass_comparison
-from qentangle.protocols.satellite import run_pass
 from qentangle.scenarios import preset_text
 from qentangle.scenarios.compare import (
     PUBLISHED,

@@ -28,13 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from qentangle.cli.pass_cmd import pass_report
     from qentangle.noise import NoiseConfig
     from qentangle.plots import plot_correlators, plot_sweep, save_pass_figures
     from qentangle.protocols.bbm92 import run_bbm92
     from qentangle.protocols.chsh import chsh_sweep, run_chsh
-    from qentangle.protocols.satellite import run_pass
-    from qentangle.report import format_table, protocol_report
+    from qentangle.report import format_table, pass_report, protocol_report
+    from qentangle.scenarios.simulate import run_pass
 
     started = time.perf_counter()
     out = args.out

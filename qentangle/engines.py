@@ -30,6 +30,7 @@ from qiskit import QuantumCircuit, transpile
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError
 
+from qentangle.analysis import codes_from_counts, correlator  # noqa: F401  (old home: one release)
 from qentangle.errors import ValidationError, check_choice
 from qentangle.pairs import PairSetup, pair_circuit, state_circuit
 from qentangle.rng import child_seed
@@ -43,22 +44,24 @@ def pair_indices(setting_a: np.ndarray, setting_b: np.ndarray, num_b: int) -> np
     return setting_a.astype(np.intp) * num_b + setting_b
 
 
-def correlator(probabilities: np.ndarray) -> np.ndarray:
-    """E = P(equal) - P(different) from joint probabilities over codes 0..3 (last axis)."""
-    p = np.asarray(probabilities)
-    return p[..., 0] + p[..., 3] - p[..., 1] - p[..., 2]
-
-
-def codes_from_counts(counts: np.ndarray) -> np.ndarray:
-    """Joint code of Qiskit's little-endian 2-bit value (bit 0 Alice, bit 1 Bob)."""
-    value = np.asarray(counts, dtype=np.uint8)
-    return ((value & 1) << 1) | (value >> 1)
-
-
 class Engine(ABC):
-    """Interface of every engine; subclasses implement :meth:`sample`."""
+    """Interface of every engine; subclasses implement :meth:`sample`.
+
+    What a protocol session may rely on, declared here with its default:
+
+    - :meth:`prefetch`: a hook called once per run with every setup and setting angle
+      before any round is drawn (no-op by default; the exact engine computes every
+      distribution in one Aer call);
+    - ``one_call_per_run``: True when the engine wants all of a run's rounds in one call
+      (a backend: one job, one readout calibration); False by default;
+    - :meth:`chsh_prediction`: the engine's own predicted S as result fields, or None (the
+      default) when the closed form of the simulated noise is the prediction;
+    - :meth:`readout_confusion`: a calibration to mitigate readout with, or None.
+    """
 
     name: ClassVar[str]
+    #: Hand this engine all rounds of a run in one call (``Session.stream`` honours it).
+    one_call_per_run: ClassVar[bool] = False
 
     def info(self) -> dict[str, object]:
         """JSON-safe facts about this engine for result objects (backend, qubits, jobs...)."""
@@ -68,6 +71,20 @@ class Engine(ABC):
         """Measured readout confusion matrices M[read, true] of (Alice, Bob) for mitigation.
 
         ``None`` (the default) when the engine has no calibration to mitigate with.
+        """
+        return None
+
+    def prefetch(
+        self, setups: Sequence[PairSetup], angles_a: Sequence[float], angles_b: Sequence[float]
+    ) -> None:
+        """Prepare every setup at every setting pair before a run draws rounds (default: nothing)."""
+        return None
+
+    def chsh_prediction(self, state: str, angles: Sequence[float]) -> dict[str, object] | None:
+        """Predicted-S fields for a CHSH run at ``angles`` (a, a', b, b'), or None (the default).
+
+        An engine that *is* the noise (a device) predicts S from its own error figures; the
+        simulators return None and the closed form of the simulated noise applies.
         """
         return None
 

@@ -1,8 +1,10 @@
 """The channel from the pair source to the detectors, as a validated, serialisable value.
 
-A :class:`NoiseConfig` describes the noise; :meth:`NoiseConfig.instructions` turns it into Aer
-channel instructions (``QuantumError.to_instruction()``, which survive transpilation, unlike
-noise attached to ``id`` gates). Readout error is classical: it is applied to the outcome
+A :class:`NoiseConfig` describes the noise; :meth:`NoiseConfig.channels` gives each channel once,
+as numpy Kraus operators (the closed forms of :mod:`qentangle.theory` are built from them);
+:meth:`NoiseConfig.instructions` turns the same operators into Aer channel instructions
+(``QuantumError.to_instruction()``, which survive transpilation, unlike noise attached to
+``id`` gates). Readout error is classical: it is applied to the outcome
 distribution as a confusion matrix per endpoint (Aer's saved probabilities do not include it).
 
 Channels act in this order: two-qubit depolarizing (source), accidental coincidences (white
@@ -17,16 +19,19 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 from qiskit.circuit import Instruction
-from qiskit.circuit.library import RYGate
-from qiskit_aer.noise import amplitude_damping_error, depolarizing_error, pauli_error
+from qiskit.circuit.library import UnitaryGate
+from qiskit.quantum_info import Kraus
+from qiskit_aer.noise import QuantumError
 
-from qentangle.errors import ValidationError, check_probability, check_range
+from qentangle.errors import ValidationError, check_probability
+from qentangle.params import Param
 
 try:  # Python >= 3.11
     import tomllib
@@ -34,6 +39,19 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 _ARMS = ("a", "b")
+#: The noise parameters' ranges, declared once (NoiseConfig checks them; the CLI's options use them).
+DEPOLARIZING = Param("depolarizing", float, low=0.0, high=1.0, default=0.0, metavar="P",
+                     help="two-qubit depolarizing probability, rho -> (1-P) rho + P I/4")
+ACCIDENTAL = Param("accidental", float, low=0.0, high=1.0, default=0.0, metavar="W",
+                   help="fraction of accidental (white-noise) coincidences")
+DEPHASING = Param("dephasing", float, low=0.0, high=1.0, default=0.0, metavar="P",
+                  help="phase-flip probability on each arm")
+AMPLITUDE_DAMPING = Param("amplitude_damping", float, low=0.0, high=1.0, default=0.0, metavar="G",
+                          help="amplitude-damping probability on each arm")
+MISALIGNMENT = Param("misalignment", float, low=-360.0, high=360.0, default=0.0, unit="degrees",
+                     metavar="DEG", help="rotation of the photon's polarization")
+READOUT = Param("readout", float, low=0.0, high=1.0, default=0.0, metavar="P",
+                help="readout flip probability")
 
 
 @dataclass(frozen=True)
@@ -66,14 +84,16 @@ class NoiseConfig:
     readout_b: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
-        for name in ("depolarizing", "accidental"):
-            object.__setattr__(self, name, check_probability(name, getattr(self, name)))
+        for param in (DEPOLARIZING, ACCIDENTAL):
+            object.__setattr__(self, param.name, param.check(getattr(self, param.name)))
         for arm in _ARMS:
-            for base, upper in (("depolarizing", 4 / 3), ("dephasing", 1), ("amplitude_damping", 1)):
-                name = f"{base}_{arm}"
-                object.__setattr__(self, name, check_probability(name, getattr(self, name), upper=upper))
+            name = f"depolarizing_{arm}"
+            object.__setattr__(self, name, check_probability(name, getattr(self, name), upper=4 / 3))
+            for param in (DEPHASING, AMPLITUDE_DAMPING):
+                name = f"{param.name}_{arm}"
+                object.__setattr__(self, name, param.check(getattr(self, name), label=name))
             name = f"misalignment_{arm}_deg"
-            object.__setattr__(self, name, check_range(name, getattr(self, name), -360, 360))
+            object.__setattr__(self, name, MISALIGNMENT.check(getattr(self, name), label=name))
             name = f"readout_{arm}"
             object.__setattr__(self, name, _readout_pair(name, getattr(self, name)))
 
@@ -144,29 +164,41 @@ class NoiseConfig:
         p01, p10 = self.readout_a if arm == "a" else self.readout_b
         return np.array([[1 - p01, p10], [p01, 1 - p10]])
 
-    # ------------------------------------------------------------------ circuits
-    def instructions(self) -> list[tuple[Instruction, tuple[int, ...]]]:
-        """Aer channel instructions and the qubits they act on (0 = Alice, 1 = Bob)."""
-        out: list[tuple[Instruction, tuple[int, ...]]] = []
+    # ------------------------------------------------------------------ channels
+    def channels(self) -> list[Channel]:
+        """Every channel that acts on the pair, in order, as Kraus operators (numpy).
+
+        The one definition of the noise: :meth:`instructions` builds the Aer instructions from
+        it and :mod:`qentangle.theory` the closed-form density matrix. Channels at zero
+        strength are left out.
+
+        >>> [c.name for c in NoiseConfig(depolarizing=0.1, dephasing_b=0.2).channels()]
+        ['depolarizing', 'dephasing_b']
+        """
+        out: list[Channel] = []
         if self.depolarizing:
-            out.append((depolarizing_error(self.depolarizing, 2).to_instruction(), (0, 1)))
+            out.append(Channel("depolarizing", (0, 1), depolarizing_kraus(self.depolarizing, 2)))
         if self.accidental:
-            out.append((depolarizing_error(self.accidental, 2).to_instruction(), (0, 1)))
+            out.append(Channel("accidental", (0, 1), depolarizing_kraus(self.accidental, 2)))
         for qubit, arm in enumerate(_ARMS):
             misalignment = math.radians(getattr(self, f"misalignment_{arm}_deg"))
             if misalignment:
-                out.append((RYGate(2 * misalignment), (qubit,)))
+                out.append(Channel(f"misalignment_{arm}", (qubit,), (ry_matrix(2 * misalignment),)))
             dephasing = getattr(self, f"dephasing_{arm}")
             if dephasing:
-                error = pauli_error([("Z", dephasing), ("I", 1 - dephasing)])
-                out.append((error.to_instruction(), (qubit,)))
+                out.append(Channel(f"dephasing_{arm}", (qubit,), dephasing_kraus(dephasing)))
             damping = getattr(self, f"amplitude_damping_{arm}")
             if damping:
-                out.append((amplitude_damping_error(damping).to_instruction(), (qubit,)))
+                out.append(Channel(f"amplitude_damping_{arm}", (qubit,), amplitude_damping_kraus(damping)))
             depolarizing = getattr(self, f"depolarizing_{arm}")
             if depolarizing:
-                out.append((depolarizing_error(depolarizing, 1).to_instruction(), (qubit,)))
+                out.append(Channel(f"depolarizing_{arm}", (qubit,), depolarizing_kraus(depolarizing, 1)))
         return out
+
+    # ------------------------------------------------------------------ circuits
+    def instructions(self) -> list[tuple[Instruction, tuple[int, ...]]]:
+        """Aer channel instructions and the qubits they act on (0 = Alice, 1 = Bob)."""
+        return list(_instructions(self))
 
     def describe(self) -> str:
         """One line naming the channels that are on, e.g. 'depolarizing p=0.1'."""
@@ -186,3 +218,97 @@ def _readout_pair(name: str, value: Any) -> tuple[float, float]:
             f"{name}={value!r} is not valid: expected (P(1|0), P(0|1)), each in [0, 1]"
         ) from None
     return (check_probability(f"{name}[0]", p01), check_probability(f"{name}[1]", p10))
+
+
+@functools.lru_cache(maxsize=256)
+def _instructions(noise: NoiseConfig) -> tuple[tuple[Instruction, tuple[int, ...]], ...]:
+    """Built once per noise value: engines build a circuit per (setup, setting pair)."""
+    return tuple((channel.instruction(), channel.qubits) for channel in noise.channels())
+
+
+# ---------------------------------------------------------------------------------- Kraus operators
+_PAULIS = (
+    np.eye(2, dtype=complex),
+    np.array([[0, 1], [1, 0]], dtype=complex),
+    np.array([[0, -1j], [1j, 0]], dtype=complex),
+    np.diag([1.0, -1.0]).astype(complex),
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Channel:
+    """One noise channel: its Kraus operators and the qubits it acts on (0 = Alice, 1 = Bob).
+
+    ``kraus`` act on ``qubits`` in Qiskit's order (the first qubit is the least significant
+    index). A single unitary Kraus operator (misalignment) becomes a gate, anything else an
+    Aer ``quantum_channel`` instruction (``QuantumError.to_instruction()``, which survives
+    transpilation).
+
+    >>> channel = Channel("dephasing_a", (0,), dephasing_kraus(0.1))
+    >>> channel.instruction().name, channel.is_trace_preserving()
+    ('quantum_channel', True)
+    """
+
+    name: str
+    qubits: tuple[int, ...]
+    kraus: tuple[np.ndarray, ...]
+
+    def is_trace_preserving(self) -> bool:
+        """True when sum_k K^dagger K = I (to 1e-12)."""
+        total = sum(k.conj().T @ k for k in self.kraus)
+        return bool(np.allclose(total, np.eye(total.shape[0]), atol=1e-12))
+
+    def instruction(self) -> Instruction:
+        """The Aer instruction of this channel."""
+        if len(self.kraus) == 1:
+            return UnitaryGate(self.kraus[0], label=self.name)
+        return QuantumError(Kraus(list(self.kraus))).to_instruction()
+
+
+def depolarizing_kraus(p: float, num_qubits: int) -> tuple[np.ndarray, ...]:
+    """Kraus operators of Qiskit's depolarizing channel rho -> (1 - p) rho + p I / d.
+
+    With I/d = (1/d^2) sum_P P rho P over the d^2 Pauli strings: weight 1 - p + p/d^2 on the
+    identity and p/d^2 on every other string (valid up to p = d^2 / (d^2 - 1)).
+
+    >>> len(depolarizing_kraus(0.1, 2)), round(float(abs(depolarizing_kraus(0.1, 1)[0][0, 0]) ** 2), 6)
+    (16, 0.925)
+    """
+    strings = [np.eye(1, dtype=complex)]
+    for _ in range(num_qubits):
+        strings = [np.kron(pauli, s) for s in strings for pauli in _PAULIS]
+    weight = p / len(strings)
+    return tuple(
+        math.sqrt(max(0.0, 1 - p + weight) if i == 0 else weight) * s for i, s in enumerate(strings)
+    )
+
+
+def dephasing_kraus(p: float) -> tuple[np.ndarray, ...]:
+    """Phase flip with probability p: sqrt(1 - p) I, sqrt(p) Z.
+
+    >>> [k.real.round(3).tolist() for k in dephasing_kraus(0.36)]
+    [[[0.8, 0.0], [0.0, 0.8]], [[0.6, 0.0], [0.0, -0.6]]]
+    """
+    return (math.sqrt(1 - p) * _PAULIS[0], math.sqrt(p) * _PAULIS[3])
+
+
+def amplitude_damping_kraus(gamma: float) -> tuple[np.ndarray, ...]:
+    """Amplitude damping (|1> decays to |0> with probability gamma), as Qiskit defines it.
+
+    >>> [k.real.round(3).tolist() for k in amplitude_damping_kraus(0.36)]
+    [[[1.0, 0.0], [0.0, 0.8]], [[0.0, 0.6], [0.0, 0.0]]]
+    """
+    return (
+        np.array([[1, 0], [0, math.sqrt(1 - gamma)]], dtype=complex),
+        np.array([[0, math.sqrt(gamma)], [0, 0]], dtype=complex),
+    )
+
+
+def ry_matrix(angle: float) -> np.ndarray:
+    """RY(angle) = exp(-i angle Y / 2): a polarization rotation by angle / 2.
+
+    >>> ry_matrix(math.pi).real.round(6).tolist()
+    [[0.0, -1.0], [1.0, 0.0]]
+    """
+    c, s = math.cos(angle / 2), math.sin(angle / 2)
+    return np.array([[c, -s], [s, c]], dtype=complex)

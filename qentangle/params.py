@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qentangle.errors import ValidationError
+from qentangle.limits import Cost
 
 __all__ = ["Param", "format_number"]
 
@@ -61,7 +62,8 @@ class Param:
     ``low``/``high`` bound the value (``None``: unbounded on that side); ``low_open`` and
     ``high_open`` make an end exclusive. ``option`` is the CLI spelling (default: ``--`` and the
     name with ``-`` for ``_``); ``metavar`` names the value in ``--help`` (default: the name
-    upper-cased). ``kind=int`` accepts integral floats such as ``1e6``.
+    upper-cased). ``kind=int`` accepts integral floats such as ``1e6``. ``cost`` (a
+    :class:`~qentangle.limits.Cost`) refuses, up front, sizes that cannot fit on this machine.
 
     >>> Param("pairs", int, low=1, default=1_000_000).check(1e6)
     1000000
@@ -78,6 +80,7 @@ class Param:
     help: str = ""
     option: str | None = None
     metavar: str | None = None
+    cost: Cost | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in (int, float):
@@ -107,7 +110,7 @@ class Param:
         if self.kind is int:
             text = f"an integer {text}"
         if self.unit:
-            text += f" ({self.unit})"
+            text += f" {self.unit}"
         return text
 
     # -- validation -------------------------------------------------------------------------
@@ -133,6 +136,8 @@ class Param:
         too_high = self.high is not None and (number >= self.high if self.high_open else number > self.high)
         if too_low or too_high:
             self._fail(shown, "is out of range", label)
+        if self.cost is not None:
+            self.cost.check(self.name, number, label=label, shown=shown)
         if self.kind is int:
             return int(value) if isinstance(value, int) else int(number)
         return number
@@ -160,16 +165,17 @@ class Param:
         except ValidationError as error:
             raise argparse.ArgumentTypeError(str(error)) from None
 
-    def help_text(self, extra: str = "", default: Any = None) -> str:
-        """``help`` with the range, the unit and the default, for ``--help``."""
+    def help_text(self, description: str | None = None, default: Any = None) -> str:
+        """The help of the option: ``description`` (default: ``help``), the range and the default.
+
+        >>> Param("p_z", low=0.0, high=1.0, default=0.5, metavar="P", help="Z probability").help_text()
+        'Z probability (0 <= P <= 1; default 0.5)'
+        """
         default = self.default if default is None else default
-        parts = [self.help.rstrip(".")] if self.help else []
-        if extra:
-            parts.append(extra)
-        text = "; ".join(parts)
-        suffix = f"range {self.range_text(self.metavar_text)}"
+        text = (self.help if description is None else description).rstrip(".")
+        suffix = self.range_text(self.metavar_text)
         if default is not None:
-            suffix += f", default {format_number(default) if isinstance(default, (int, float)) else default}"
+            suffix += f"; default {format_number(default) if isinstance(default, (int, float)) else default}"
         return f"{text} ({suffix})" if text else suffix
 
     @property
@@ -190,18 +196,22 @@ class Param:
         """Add this parameter as an option of ``parser`` (type, range, default and help).
 
         ``default`` overrides the declared default for this command (``None``: the declared one);
-        ``help`` replaces the declared help; ``extra`` appends a command-specific note.
+        ``help`` replaces the declared description (the range and default are still shown);
+        ``extra`` appends a command-specific note to it; ``flag`` replaces the option's spelling;
+        ``dest`` defaults to the parameter's name.
         """
         parameter = self if flag is None else _replace(self, option=flag)
         shown_default = self.default if default is None else default
-        text = parameter.help_text(extra, shown_default) if help is None else help
+        description = (self.help if help is None else help).rstrip(".")
+        if extra:
+            description = f"{description}; {extra}" if description else extra
         return parser.add_argument(
             parameter.flag,
             type=parameter.parse,
             default=shown_default,
             metavar=parameter.metavar_text,
             dest=dest or self.name,
-            help=text.replace("%", "%%"),
+            help=parameter.help_text(description, shown_default).replace("%", "%%"),
         )
 
 

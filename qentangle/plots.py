@@ -20,14 +20,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qentangle.analysis import CLASSICAL_BOUND, TSIRELSON_BOUND
+
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from qentangle.protocols.chsh import ChshResult, ChshSweep
 
-CLASSICAL = 2.0
-TSIRELSON = 2.0 * math.sqrt(2.0)
+CLASSICAL = CLASSICAL_BOUND  # short names for the figures below
+TSIRELSON = TSIRELSON_BOUND
 OUTCOME_LABELS = ("00", "01", "10", "11")  # bit_a bit_b
 
 
@@ -66,13 +68,16 @@ def plot_correlators(
 ) -> Figure:
     """Bars of the four correlators with ±1 standard error, and the theory value as markers.
 
+    The theory markers are the closed form of the result's noise (none when the noise varied
+    along the run, as in a satellite pass's Bell test).
+
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> from qentangle.protocols.chsh import run_chsh, predicted_correlator
+    >>> from qentangle.protocols.chsh import run_chsh
     >>> fig = plot_correlators(run_chsh(shots=400, seed=0))
     >>> fig.axes[0].get_ylabel()
     'correlator E = P(equal) - P(different)'
     """
-    from qentangle.protocols.chsh import predicted_correlator
+    from qentangle.theory import predicted_correlator
 
     fig, ax = _figure(ax)
     labels = [f"E({_fmt_angle(c.a)}, {_fmt_angle(c.b)})" for c in result.correlators]
@@ -81,8 +86,9 @@ def plot_correlators(
     colors = ["tab:blue" if c.sign > 0 else "tab:orange" for c in result.correlators]
     x = np.arange(len(values))
     ax.bar(x, values, yerr=errors, color=colors, capsize=6, alpha=0.85, label="measured")
-    theory = [predicted_correlator(result.state, c.a, c.b, result.noise) for c in result.correlators]
-    ax.scatter(x, theory, marker="_", s=900, color="crimson", zorder=3, label="theory")
+    if result.noise is not None:
+        theory = [predicted_correlator(result.state, c.a, c.b, result.noise) for c in result.correlators]
+        ax.scatter(x, theory, marker="_", s=900, color="crimson", zorder=3, label="theory")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(x, labels)
     ax.set_ylim(-1.1, 1.1)
@@ -135,7 +141,7 @@ def plot_sweep(
     >>> fig.axes[0].get_ylabel()
     'S'
     """
-    from qentangle.protocols.chsh import predicted_correlator
+    from qentangle.theory import predicted_correlator
 
     fig, ax = _figure(ax, (7.0, 4.5))
     fine = np.linspace(float(sweep.thetas.min()), float(sweep.thetas.max()), 400)

@@ -1,10 +1,25 @@
-"""Plain-text reports of result dictionaries for the command line and notebooks."""
+"""Plain-text reports of results for the command line, the demo and notebooks.
+
+Every text table lives here: :func:`format_table` (label and value), :func:`protocol_report`
+(an E91 or BBM92 run), :func:`pass_report` (a satellite pass, with the published comparison for
+presets that have one) and :func:`comparison_table` (model, runs and paper, row by row).
+
+>>> print(format_table("CHSH", [("S", 2.7071), ("shots", 40000)]))
+CHSH
+----
+S      2.7071
+shots  40,000
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qentangle.scenarios.compare import Comparison
+    from qentangle.scenarios.simulate import PassResult
 
 
 def format_value(value: Any) -> str:
@@ -46,3 +61,94 @@ def protocol_report(data: dict[str, Any]) -> str:
     ]
     rows = [(label, data[key]) for key, label in keys if key in data and data[key] is not None]
     return format_table(f"{protocol} run", rows)
+
+
+def pass_report(result: PassResult, data: dict[str, Any] | None = None) -> str:
+    """The pass summary and, for presets with published figures, the comparison table.
+
+    ``data`` is ``result.to_dict()`` (computed when not given), possibly with ``plots``.
+    """
+    from qentangle.scenarios.compare import PUBLISHED, comparable_figures, compare
+
+    data = result.to_dict() if data is None else data
+    keys = [
+        ("protocol", "protocol"),
+        ("duration_s", "data time (s)"),
+        ("passes", "passes"),
+        ("loss_db_min", "two-photon loss min (dB)"),
+        ("loss_db_max", "two-photon loss max (dB)"),
+        ("coincidences", "coincidences"),
+        ("coincidence_rate_hz", "coincidence rate (Hz)"),
+        ("accidental_rate_hz", "accidental rate (Hz)"),
+        ("snr", "signal-to-noise"),
+        ("sifted_rate_hz", "sifted rate (Hz)"),
+        ("qber", "QBER"),
+        ("S", "CHSH S"),
+        ("S_stderr", "S standard error"),
+        ("asymptotic_key_rate_bps", "asymptotic key rate (bit/s)"),
+        ("finite_key_rate_bps", "finite-key rate (bit/s)"),
+        ("final_key_bits", "final key (bits)"),
+        ("abort_reason", "abort reason"),
+        ("elapsed_s", "elapsed (s)"),
+    ]
+    rows = [(label, data[k]) for k, label in keys if data.get(k) is not None]
+    if data["protocol"] == "chsh":
+        rows = [("QBER (implied by S)", v) if label == "QBER" else (label, v) for label, v in rows]
+    text = format_table(f"Pass: {data['scenario']}", rows)
+    if data["scenario"] in PUBLISHED:
+        rows = compare(
+            data["scenario"], lambda _name: data["expected"], simulated=comparable_figures(data)
+        )
+        text += (
+            "\n\nLink model (expected) and this simulated pass beside the published figures\n"
+            + comparison_table(data["scenario"], rows)
+        )
+    for path in data.get("plots", []):
+        text += f"\nwrote {path}"
+    return text
+
+
+def comparison_table(name: str, rows: Sequence[Comparison]) -> str:
+    """A plain-text table of :func:`qentangle.scenarios.compare.compare` rows with their notes.
+
+    ``ok`` judges the model column; ``[T]`` marks a model value tuned to the published one;
+    ``NO*`` is a documented miss (see its note).
+    """
+    show_run = any(row.simulated is not None for row in rows)
+    show_spread = any(row.spread is not None for row in rows)
+    head = f"{'quantity':36s} {'model':>10s}"
+    if show_run:
+        head += f" {'this run':>10s}"
+    if show_spread:
+        head += f" {'runs: mean +- sd':>22s}"
+    lines = [name, head + f" {'published':>10s} mark  {'margin':8s} ok"]
+    notes: list[str] = []
+    for row in rows:
+        line = f"{row.quantity:36s} {row.model:10.4g}"
+        if show_run:
+            line += f" {_fmt(row.simulated):>10s}"
+        if show_spread:
+            text = "-" if row.spread is None else _spread_text(*row.spread)
+            line += f" {text:>22s}"
+        ok = "yes" if row.within else ("NO*" if row.documented_miss else "NO")
+        tuned = " [T]" if row.tuned else ""
+        line += f" {row.published:10.4g}  [{row.mark}]  {row.margin:8s} {ok}{tuned}"
+        for note in row.notes:
+            if note not in notes:
+                notes.append(note)
+        if row.notes:
+            line += " (" + ",".join(str(notes.index(note) + 1) for note in row.notes) + ")"
+        lines.append(line)
+    lines.append("  ok judges the model column; [T]: tuned to the published figure; NO*: documented miss")
+    lines.extend(f"  ({i}) {note}" for i, note in enumerate(notes, 1))
+    return "\n".join(lines)
+
+
+def _spread_text(mean: float, sd: float, count: int) -> str:
+    if abs(sd) >= 100:
+        return f"{mean:.0f} +- {sd:.0f} ({count})"
+    return f"{mean:.4g} +- {sd:.2g} ({count})"
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"

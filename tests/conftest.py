@@ -40,6 +40,23 @@ def assert_within(observed, expected, stderr, sigmas: float = SIGMAS, what: str 
     )
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-fuzz", action="store_true", default=False,
+        help="also run the long fuzz / soak tests (marked fuzz); `make fuzz` sets it",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``fuzz`` run only with ``--run-fuzz`` (``make fuzz``), never in ``make test``."""
+    if config.getoption("--run-fuzz"):
+        return
+    skip = pytest.mark.skip(reason="long fuzz/soak run: `make fuzz` runs it")
+    for item in items:
+        if "fuzz" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def exact_engine():
     """One ExactEngine for the session (its distribution cache is shared)."""

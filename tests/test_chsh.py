@@ -22,20 +22,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qentangle.engines import Engine, ExactEngine, correlator
+from qentangle.analysis import correlator
+from qentangle.engines import Engine, ExactEngine
 from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import PairSetup
-from qentangle.protocols.chsh import (
-    ChshResult,
-    chsh_game_p_values,
-    chsh_sweep,
-    correlator_stats,
-    predicted_correlator,
-    predicted_S,
-    run_chsh,
-)
+from qentangle.protocols.chsh import ChshResult, chsh_sweep, run_bell_test, run_chsh
 from qentangle.states import BELL_STATES, optimal_chsh_angles
+from qentangle.theory import predicted_correlator, predicted_S
 
 TSIRELSON = 2 * math.sqrt(2)
 ANGLES = (0.3, 1.4, -0.5, 2.2)  # generic (non-optimal) angles: every term of the formulas matters
@@ -206,19 +200,6 @@ def test_local_model_wins_three_quarters(within):
     within(result.S, 2.0, result.S_stderr)
 
 
-@given(rounds=st.integers(1, 5_000), fraction=st.floats(0, 1))
-def test_binomial_p_value_is_below_the_hoeffding_bound(rounds, fraction):
-    wins = round(rounds * fraction)
-    p, log10_p, hoeffding = chsh_game_p_values(wins, rounds)
-    assert 0 <= p <= hoeffding * (1 + 1e-9) + 1e-300
-    assert p <= 1 and log10_p <= 1e-12
-
-
-def test_far_tail_log_p_value_does_not_underflow():
-    p, log10_p, _ = chsh_game_p_values(85_000, 100_000)
-    assert p == 0.0 and -2000 < log10_p < -1000
-
-
 def test_win_fraction_tracks_S():
     result = run_chsh(shots=40_000, seed=8, settings="balanced")
     assert result.win_fraction == pytest.approx(0.5 + result.S / 8, abs=1e-12)
@@ -254,9 +235,50 @@ def test_mitigated_stderr_matches_spread():
     assert 0.8 < spread / reported < 1.25
 
 
-def test_correlator_stats_without_rounds_is_nan():
-    E, se = correlator_stats(np.array([[0, 0, 0, 0], [3, 0, 0, 1]]))
-    assert math.isnan(E[0]) and E[1] == 1.0 and se[1] == 0.0
+# ------------------------------------------------------------------------ distributed Bell test
+def test_bell_test_returns_a_chsh_result_at_the_closed_form(seed, within):
+    noise = NoiseConfig(depolarizing=0.15, misalignment_b_deg=4.0)
+    result = run_bell_test(40_000, noise=noise, seed=seed)
+    assert isinstance(result, ChshResult) and result.settings == "random" and result.shots == 40_000
+    assert result.predicted_S == pytest.approx(predicted_S("phi+", noise=noise))
+    within(result.S, result.predicted_S, result.S_stderr)
+    assert result.orientation == 1 and result.noise == noise and not result.mitigated
+    assert sum(c.n for c in result.correlators) == 40_000
+    data = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert data["protocol"] == "chsh" and data["z_score"] == result.z_score and data["elapsed_s"] > 0
+
+
+def test_bell_test_orients_angles_that_predict_negative_S(within):
+    a, a2, b, b2 = optimal_chsh_angles("psi-")
+    result = run_bell_test(20_000, state="psi-", angles=(a, a2, b + math.pi, b2 + math.pi), seed=3)
+    assert result.orientation == -1
+    within(result.S, -TSIRELSON, result.S_stderr)
+    assert result.z_score > 10 and result.p_value_rigorous < 1e-10
+
+
+def test_bell_test_over_a_schedule_predicts_the_round_weighted_S(seed, within):
+    source, accidental = NoiseConfig(depolarizing=0.1), NoiseConfig(accidental=1.0)
+    schedule = [(source, 30_000), (accidental, 10_000), (source, 20_000)]
+    result = run_bell_test(schedule=schedule, seed=seed)
+    expected = 50_000 * 0.9 * TSIRELSON / 60_000  # accidentals are white noise: S = 0
+    assert result.predicted_S == pytest.approx(expected)
+    within(result.S, expected, result.S_stderr)
+    assert result.noise is None and result.to_dict()["noise"] is None
+    assert result.extra["noise_configurations"] == 2
+
+
+def test_bell_test_mitigates_with_the_engines_calibration(seed, within):
+    noise = NoiseConfig(depolarizing=0.1, readout_a=(0.08, 0.03), readout_b=(0.02, 0.12))
+    result = run_bell_test(SHOTS, noise=noise, engine=CalibratedEngine(noise), seed=seed)
+    assert result.mitigated
+    within(result.S, 0.9 * TSIRELSON, result.S_stderr)
+    within(result.S_raw, predicted_S("phi+", noise=noise), result.S_raw_stderr)
+
+
+def test_bell_test_local_model_wins_three_quarters(within):
+    result = run_bell_test(40_000, engine=LocalEngine(), seed=1)
+    within(result.win_fraction, 0.75, math.sqrt(0.75 * 0.25 / 40_000))
+    assert result.p_value_rigorous > 1e-4
 
 
 # ------------------------------------------------------------------------ sweep

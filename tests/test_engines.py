@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from qentangle.engines import ExactEngine, ShotsEngine, StatevectorEngine, correlator, get_engine
+from qentangle.analysis import correlator
+from qentangle.engines import Engine, ExactEngine, ShotsEngine, StatevectorEngine, get_engine
 from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import PairSetup
-from qentangle.protocols.chsh import predicted_distribution
 from qentangle.states import BELL_STATES, ideal_correlator
+from qentangle.theory import predicted_distribution
 
 PAIRS = [(0.0, 0.0), (0.0, math.pi / 4), (math.pi / 2, 3 * math.pi / 4), (0.4, -1.3), (2.0, 0.7)]
 NOISES = [
@@ -131,3 +132,66 @@ def test_exact_density_matrix_is_a_state(exact_engine):
     assert np.allclose(rho, rho.conj().T)
     assert np.trace(rho).real == pytest.approx(1)
     assert np.linalg.eigvalsh(rho).min() > -1e-12
+
+
+# ------------------------------------------------------------------------ the session contract
+class _Minimal(Engine):
+    name = "minimal"
+
+    def sample(self, setup, pairs, shots, rng):  # pragma: no cover - never sampled here
+        raise NotImplementedError
+
+
+class _Recording(ExactEngine):
+    """An exact engine that records the session's calls of the contract's hooks."""
+
+    def __init__(self, *, one_call: bool = False, prediction: dict | None = None) -> None:
+        super().__init__()
+        self.one_call_per_run = one_call
+        self.prefetched: list[tuple] = []
+        self.chunks: list[int] = []
+        self._prediction = prediction
+
+    def prefetch(self, setups, angles_a, angles_b):
+        self.prefetched.append((tuple(setups), tuple(angles_a), tuple(angles_b)))
+        super().prefetch(setups, angles_a, angles_b)
+
+    def outcomes(self, setup, angles_a, angles_b, setting_a, setting_b, rng):
+        self.chunks.append(int(setting_a.size))
+        return super().outcomes(setup, angles_a, angles_b, setting_a, setting_b, rng)
+
+    def chsh_prediction(self, state, angles):
+        return self._prediction
+
+
+def test_base_engine_declares_the_session_contract():
+    engine = _Minimal()
+    assert engine.one_call_per_run is False
+    assert engine.prefetch([PairSetup()], (0.0,), (0.0,)) is None
+    assert engine.chsh_prediction("phi+", (0.0, 1.0, 0.5, 2.0)) is None
+    assert engine.readout_confusion() is None
+    for cls in (ExactEngine, ShotsEngine, StatevectorEngine):
+        assert cls.one_call_per_run is False and cls().chsh_prediction("phi+", (0, 1, 0, 1)) is None
+
+
+def test_session_uses_prefetch_and_one_call_per_run():
+    from qentangle.protocols.chsh import run_bell_test
+
+    plain = _Recording()
+    run_bell_test(10_000, engine=plain, seed=1, chunk_size=1_000)
+    assert len(plain.prefetched) == 1 and plain.chunks == [1_000] * 10
+    (setups, angles_a, angles_b), = plain.prefetched
+    assert setups == (PairSetup(),) and len(angles_a) == len(angles_b) == 2
+    single = _Recording(one_call=True)
+    run_bell_test(10_000, engine=single, seed=1, chunk_size=1_000)
+    assert single.chunks == [10_000]
+
+
+def test_run_chsh_takes_the_engines_own_prediction():
+    from qentangle.protocols.chsh import run_chsh
+
+    fields = {"predicted_S": 1.5, "predicted_S_band": [1.0, 2.0]}
+    result = run_chsh(shots=400, engine=_Recording(prediction=fields), seed=1)
+    assert result.predicted_S == 1.5 and result.to_dict()["predicted_S_band"] == [1.0, 2.0]
+    plain = run_chsh(shots=400, engine=_Recording(), seed=1)
+    assert plain.predicted_S == pytest.approx(2 * math.sqrt(2)) and "predicted_S_band" not in plain.extra

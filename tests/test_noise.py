@@ -14,8 +14,8 @@ from qiskit_aer import AerSimulator
 from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import PairSetup, pair_circuit
-from qentangle.protocols.chsh import predicted_density_matrix
 from qentangle.states import BELL_STATES
+from qentangle.theory import predicted_density_matrix
 
 PROBABILITY_FIELDS = (
     "depolarizing", "accidental", "dephasing_a", "dephasing_b",

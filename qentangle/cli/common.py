@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from typing import Any
 
-import numpy as np
-
 from qentangle.errors import ValidationError
+from qentangle.jsonout import dumps
+
+#: The one exit-code rule of every command (shown in ``qentangle --help`` and each command's help).
+EXIT_DONE, EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES_HELP = (
+    "exit status: 0 done; 1 the protocol aborted (a security abort is a result: the report is "
+    "still printed); 2 bad input (one line on stderr naming the option, the value and the accepted "
+    "range); 130 interrupted (Ctrl-C)"
+)
 
 
 def probability(text: str) -> float:
@@ -52,45 +58,29 @@ def _number(text: str) -> float:
     return value
 
 
-def json_default(value: Any) -> Any:
-    """Make numpy scalars and arrays JSON-serialisable."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def print_json(data: dict[str, Any]) -> None:
-    """Print one JSON object (NaN/inf become null) on stdout."""
-    sys.stdout.write(json.dumps(_clean(data), default=json_default, indent=2) + "\n")
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
+    """Print one strict JSON object on stdout (NaN/inf become null; see :mod:`qentangle.jsonout`)."""
+    sys.stdout.write(dumps(data, indent=2) + "\n")
 
 
 def add_noise_options(parser: argparse.ArgumentParser) -> None:
-    """The noise options shared by ``chsh``, ``e91`` and ``bbm92``."""
+    """The noise options shared by ``chsh``, ``e91`` and ``bbm92`` (ranges from qentangle.noise)."""
+    from qentangle.noise import (
+        ACCIDENTAL,
+        AMPLITUDE_DAMPING,
+        DEPHASING,
+        DEPOLARIZING,
+        MISALIGNMENT,
+        READOUT,
+    )
+
     group = parser.add_argument_group("noise")
-    group.add_argument("--depolarizing", type=probability, default=0.0, metavar="P",
-                       help="two-qubit depolarizing probability, rho -> (1-P) rho + P I/4")
-    group.add_argument("--dephasing", type=probability, default=0.0, metavar="P",
-                       help="phase-flip probability on each arm")
-    group.add_argument("--amplitude-damping", type=probability, default=0.0, metavar="G",
-                       help="amplitude-damping probability on each arm")
-    group.add_argument("--misalignment", type=_misalignment, default=0.0, metavar="DEG",
-                       help="rotation of Bob's polarization in degrees (-360..360)")
-    group.add_argument("--readout", type=probability, default=0.0, metavar="P",
-                       help="symmetric readout flip probability at both endpoints")
-    group.add_argument("--accidental", type=probability, default=0.0, metavar="W",
-                       help="fraction of accidental (white-noise) coincidences")
+    DEPOLARIZING.add_to(group)
+    DEPHASING.add_to(group)
+    AMPLITUDE_DAMPING.add_to(group)
+    MISALIGNMENT.add_to(group, help="rotation of Bob's polarization")
+    READOUT.add_to(group, help="symmetric readout flip probability at both endpoints")
+    ACCIDENTAL.add_to(group)
 
 
 def noise_from_args(args: argparse.Namespace):  # -> NoiseConfig (import kept lazy)
@@ -112,7 +102,9 @@ def noise_from_args(args: argparse.Namespace):  # -> NoiseConfig (import kept la
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
     """``--engine`` or ``--backend`` (with its own options), and ``--seed``."""
-    parser.add_argument("--engine", choices=("exact", "shots", "statevector"), default=None,
+    from qentangle.engines import ENGINE_NAMES
+
+    parser.add_argument("--engine", choices=ENGINE_NAMES, default=None,
                         help="how circuits become outcomes on the simulator (default: exact)")
     parser.add_argument("--backend", default=None, metavar="NAME",
                         help="IBM backend instead of --engine: a fake device (fake_sherbrooke, ...) "
@@ -150,7 +142,7 @@ def engine_from_args(args: argparse.Namespace):  # -> Engine
                 f"--engine {args.engine} and --backend {args.backend} exclude each other: the backend is "
                 "the engine; drop one"
             )
-        from qentangle.ibm import backend_engine_from_cli
+        from qentangle.cli.backend_options import backend_engine_from_cli
 
         return backend_engine_from_cli(args)
     if given:
@@ -165,11 +157,4 @@ def positive_float(text: str) -> float:
     value = _number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected a number > 0")
-    return value
-
-
-def _misalignment(text: str) -> float:
-    value = _number(text)
-    if not -360.0 <= value <= 360.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected -360 <= DEG <= 360")
     return value

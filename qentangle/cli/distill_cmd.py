@@ -19,7 +19,6 @@ random.
 from __future__ import annotations
 
 import argparse
-import json
 import stat
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from qentangle.channel import ClassicalChannel
-from qentangle.cli.common import json_default, positive_int, print_json, probability, seed_int
+from qentangle.cli.common import positive_int, print_json, probability, seed_int
 from qentangle.distill.chain import EC_METHODS, distill, distill_two_basis
 from qentangle.errors import QentangleError, ValidationError
 from qentangle.files import file_error, open_binary, read_bytes, remove_file, write_private
-from qentangle.rng import spawn_generators
+from qentangle.jsonout import dumps
+from qentangle.rng import party_streams
 
 KEY_FILES = ("alice.key", "bob.key")
 DEFAULT_SAMPLE_FRACTION = 0.1
@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     bases = None if args.bases is None else read_bits(args.bases, "--bases")
     if args.out is not None:
         _prepare_out(args.out)
-    rng_channel, rng_alice, rng_bob = spawn_generators(args.seed, 3)
+    streams = party_streams(args.seed)  # the one seed layout (qentangle.rng)
+    rng_channel, rng_alice, rng_bob = streams.channel, streams.alice, streams.bob
     channel = ClassicalChannel.with_random_key(rng_channel, nbytes=1 << 22)
     common = dict(
         ec=args.ec, eps_sec=args.eps_sec, eps_cor=args.eps_cor, bound=args.bound,
@@ -177,7 +178,7 @@ def _write_outputs(out: Path, result: Any, report: dict[str, Any]) -> dict[str, 
                 remove_file(path)
             raise
         fields = {"alice_key_file": str(paths[0]), "bob_key_file": str(paths[1])}
-    text = json.dumps({**report, **fields}, default=json_default, indent=2) + "\n"
+    text = dumps({**report, **fields}, indent=2) + "\n"
     write_private(out / "report.json", text.encode())
     return fields
 

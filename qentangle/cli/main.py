@@ -12,10 +12,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from qentangle import __version__
+from qentangle.cli.common import (
+    EXIT_ABORTED,
+    EXIT_BAD_INPUT,
+    EXIT_CODES_HELP,
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
+)
 from qentangle.errors import ProtocolAbort, QentangleError, ValidationError
 
 COMMAND_MODULES = (
@@ -24,17 +33,14 @@ COMMAND_MODULES = (
     "qentangle.cli.protocol_cmd",
     "qentangle.cli.distill_cmd",
     "qentangle.cli.pass_cmd",
+    "qentangle.cli.compare_cmd",
     "qentangle.cli.jobs_cmd",
+    "qentangle.cli.plan_cmd",
+    "qentangle.cli.kme_cmd",
+    "qentangle.cli.sae_cmd",
 )
 
 
-#: The one exit-code rule of every command (shown in ``qentangle --help`` and each command's help).
-EXIT_DONE, EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_CODES_HELP = (
-    "exit status: 0 done; 1 the protocol aborted (a security abort is a result, the report is still "
-    "printed); 2 bad input (one line on stderr naming the option, the value and the accepted range); "
-    "130 interrupted (Ctrl-C)"
-)
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
@@ -101,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qentangle`` console script (returns the exit status)."""
     command, parser, args = "qentangle", None, None
+    previous_term = _terminate_as_interrupt()
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
@@ -128,6 +135,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Backstop: a file error that no command turned into a QentangleError.
         sys.stderr.write(f"{command}: error: {_os_error_line(error)}\n")
         return EXIT_BAD_INPUT
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM unwind like Ctrl-C (temporary files removed, one line, exit 130).
+
+    Returns the previous handler, or None when not in the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _option_of(

@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 from qentangle.cli.common import print_json, seed_int
+from qentangle.engines import ENGINE_NAMES
+
+#: A pass runs a schedule of noise segments: the engines that sample rounds per segment.
+PASS_ENGINES = tuple(name for name in ENGINE_NAMES if name != "statevector")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override a scenario field, e.g. --set source.pair_rate_hz=1.2e7 (repeatable)",
     )
     parser.add_argument("--seed", type=seed_int, default=None, help="seed of every generator")
-    parser.add_argument("--engine", choices=("exact", "shots"), default="exact")
+    parser.add_argument("--engine", choices=PASS_ENGINES, default="exact",
+                        help="how circuits become outcomes (default: exact)")
     parser.add_argument(
         "--plot-dir", type=Path, default=None, metavar="DIR", help="write the pass plots here"
     )
@@ -33,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from qentangle.protocols.satellite import run_pass
+    from qentangle.report import pass_report
+    from qentangle.scenarios.simulate import run_pass
 
     result = run_pass(
         args.scenario,
@@ -52,46 +58,3 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(pass_report(result, data))
     return 0
-
-
-def pass_report(result, data: dict) -> str:
-    """The pass summary and, for presets with published figures, the comparison table."""
-    from qentangle.report import format_table
-    from qentangle.scenarios.compare import PUBLISHED, comparable_figures, compare
-    from qentangle.scenarios.compare import format_table as comparison_table
-
-    keys = [
-        ("protocol", "protocol"),
-        ("duration_s", "data time (s)"),
-        ("passes", "passes"),
-        ("loss_db_min", "two-photon loss min (dB)"),
-        ("loss_db_max", "two-photon loss max (dB)"),
-        ("coincidences", "coincidences"),
-        ("coincidence_rate_hz", "coincidence rate (Hz)"),
-        ("accidental_rate_hz", "accidental rate (Hz)"),
-        ("snr", "signal-to-noise"),
-        ("sifted_rate_hz", "sifted rate (Hz)"),
-        ("qber", "QBER"),
-        ("S", "CHSH S"),
-        ("S_stderr", "S standard error"),
-        ("asymptotic_key_rate_bps", "asymptotic key rate (bit/s)"),
-        ("finite_key_rate_bps", "finite-key rate (bit/s)"),
-        ("final_key_bits", "final key (bits)"),
-        ("abort_reason", "abort reason"),
-        ("elapsed_s", "elapsed (s)"),
-    ]
-    rows = [(label, data[k]) for k, label in keys if data.get(k) is not None]
-    if data["protocol"] == "chsh":
-        rows = [("QBER (implied by S)", v) if label == "QBER" else (label, v) for label, v in rows]
-    text = format_table(f"Pass: {data['scenario']}", rows)
-    if data["scenario"] in PUBLISHED:
-        rows = compare(
-            data["scenario"], lambda _name: data["expected"], simulated=comparable_figures(data)
-        )
-        text += (
-            "\n\nLink model (expected) and this simulated pass beside the published figures\n"
-            + comparison_table(data["scenario"], rows)
-        )
-    for path in data.get("plots", []):
-        text += f"\nwrote {path}"
-    return text

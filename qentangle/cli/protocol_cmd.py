@@ -6,52 +6,78 @@ import argparse
 import sys
 
 from qentangle.cli.common import (
+    EXIT_ABORTED,
     add_engine_options,
     add_noise_options,
     engine_from_args,
     noise_from_args,
-    positive_int,
     print_json,
-    probability,
 )
 from qentangle.errors import ValidationError
+from qentangle.params import Param
 
-EVE_CHOICES = ("intercept-resend", "probe", "fake-source")
+_DESCRIPTION = {
+    "e91": (
+        "E91 (Ekert 1991) between two endpoints that own their data: Alice measures at 0, pi/4, pi/2 "
+        "and Bob at pi/4, pi/2, 3pi/4 (Bloch angles); equal angles give key bits, the other four "
+        "setting pairs a CHSH test. The run aborts unless S is --s-sigmas standard errors above 2, "
+        "or when the QBER upper bound exceeds --qber-abort; then distils the key (error correction, "
+        "verification, privacy amplification with finite-key security)."
+    ),
+    "bbm92": (
+        "BBM92 (Bennett, Brassard, Mermin 1992) between two endpoints that own their data: each "
+        "measures Z with probability --p-z and X otherwise; matching bases are kept, one basis's "
+        "errors bound the other's phase errors. The run aborts when the QBER upper bound exceeds "
+        "--qber-abort; then distils the key (error correction, verification, privacy amplification "
+        "with finite-key security)."
+    ),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``e91`` and ``bbm92`` sub-commands."""
-    e91 = subparsers.add_parser("e91", help="E91 key distribution with a CHSH test")
-    e91.add_argument("--state", choices=("phi+", "phi-", "psi+", "psi-"), default="phi+")
-    e91.add_argument("--s-sigmas", type=_non_negative, default=3.0, metavar="K",
-                     help="abort unless S is K standard errors above 2 (default 3)")
-    bbm92 = subparsers.add_parser("bbm92", help="BBM92 key distribution")
-    bbm92.add_argument("--state", choices=("phi+", "phi-", "psi+", "psi-"), default="phi+")
-    bbm92.add_argument("--p-z", type=probability, default=0.5, metavar="P",
-                       help="probability of measuring Z at each endpoint, 0 < P < 1 (default 0.5)")
+    from qentangle.distill.chain import EC_METHODS, EPS_COR, EPS_SEC
+    from qentangle.protocols.attacks import ARMS, ATTACKS
+    from qentangle.protocols.bbm92 import P_Z
+    from qentangle.protocols.e91 import S_SIGMAS
+    from qentangle.protocols.keying import QBER_ABORT, SAMPLE_FRACTION
+    from qentangle.protocols.session import PAIRS
+    from qentangle.states import BELL_STATES
+
+    e91 = subparsers.add_parser("e91", help="E91 key distribution with a CHSH test",
+                                description=_DESCRIPTION["e91"])
+    bbm92 = subparsers.add_parser("bbm92", help="BBM92 key distribution", description=_DESCRIPTION["bbm92"])
+    S_SIGMAS.add_to(e91)
+    P_Z.add_to(bbm92)
     for parser, protocol in ((e91, "e91"), (bbm92, "bbm92")):
-        parser.add_argument("--pairs", type=positive_int, default=1_000_000, metavar="N",
-                            help="entangled pairs distributed (default 1e6)")
+        parser.add_argument("--state", choices=BELL_STATES, default="phi+",
+                            help="Bell state the source emits (default: phi+)")
+        PAIRS.add_to(parser)
         add_noise_options(parser)
         eve = parser.add_argument_group("eavesdropper")
-        eve.add_argument("--eve", choices=EVE_CHOICES, default=None)
-        eve.add_argument("--eve-fraction", type=probability, default=None, metavar="F",
-                         help="intercepted fraction, or probe strength as a fraction of pi "
-                              "(default 1; not for fake-source)")
-        eve.add_argument("--eve-arm", choices=("alice", "bob", "both"), default=None,
-                         help="attacked arm (default bob; not for fake-source)")
+        eve.add_argument("--eve", choices=ATTACKS, default=None,
+                         help="attack: intercept-resend, probe (entangling) or fake-source "
+                              "(default: none)")
+        eve.add_argument("--eve-fraction", type=_EVE_FRACTION.parse, default=None, metavar="F",
+                         help=_EVE_FRACTION.help_text(default="1") + "; not for fake-source")
+        eve.add_argument("--eve-arm", choices=ARMS, default=None,
+                         help="attacked arm (default: bob; not for fake-source)")
         key = parser.add_argument_group("key distillation")
-        key.add_argument("--ec", choices=("cascade", "ldpc"), default="cascade")
-        key.add_argument("--eps-sec", type=probability, default=1e-10)
-        key.add_argument("--eps-cor", type=probability, default=1e-15)
-        key.add_argument("--sample-fraction", type=probability, default=0.1, metavar="F",
-                         help="fraction of sifted bits disclosed for QBER estimation")
-        key.add_argument("--qber-abort", type=probability, default=0.11, metavar="Q",
-                         help="abort when the QBER upper bound exceeds Q (default 0.11)")
-        key.add_argument("--no-distill", action="store_true", help="stop after estimation")
+        key.add_argument("--ec", choices=EC_METHODS, default="cascade",
+                         help="error correction (default: cascade)")
+        EPS_SEC.add_to(key)
+        EPS_COR.add_to(key)
+        SAMPLE_FRACTION.add_to(key)
+        QBER_ABORT.add_to(key)
+        key.add_argument("--no-distill", action="store_true",
+                         help="stop after estimation (default: distil the key)")
         add_engine_options(parser)
-        parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
         parser.set_defaults(handler=_run, protocol=protocol)
+
+
+_EVE_FRACTION = Param("eve_fraction", float, low=0.0, high=1.0, metavar="F",
+                      help="intercepted fraction, or probe strength as a fraction of pi")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -90,14 +116,4 @@ def _run(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         print(protocol_report(data))
-    return 0
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected 0 <= K <= 100")
-    return value
+    return EXIT_ABORTED if result.aborted else 0

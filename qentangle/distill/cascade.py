@@ -63,7 +63,11 @@ Speed (3-5 x 10^6 corrected bits/s on 10^6-bit keys on 2 cores, ``benchmarks/dis
 from __future__ import annotations
 
 import sys
+import threading
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -120,6 +124,60 @@ def _splitmix64(x: np.ndarray, seed: np.ndarray, out: np.ndarray, tmp: np.ndarra
     return z
 
 
+def _bucket_planes(n: int, b: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``b`` packed random bit planes of a bucketed pass and the packed member sets."""
+    nbytes = -(-n // 8)
+    words = np.random.Generator(np.random.SFC64(seed)).bit_generator.random_raw(b * -(-nbytes // 8))
+    planes = words.view(np.uint8).reshape(b, -1)[:, :nbytes].copy()
+    valid = np.packbits(np.ones(n, dtype=np.uint8))
+    members = np.empty((1 << b, nbytes), dtype=np.uint8)
+    for j in range(1 << b):
+        m = valid.copy()
+        for i in range(b):
+            m &= planes[i] if (j >> i) & 1 else ~planes[i]
+        members[j] = m
+    planes.flags.writeable = False
+    members.flags.writeable = False
+    return planes, members
+
+
+class _SharedExpansions:
+    """Expansions of public seeds, shared by every table that expands the same seed.
+
+    Both endpoints (each with its own :class:`_PublicTable`, e.g. as two party programs) read
+    the same pass permutation from the same public seed; the first to need it computes it and
+    the other finds it here. Entries are weak: they live as long as some table uses them, so
+    nothing outlives the runs. Only public data (seed expansions) is ever stored.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+    def get(self, key: tuple, compute: Callable[[], Any], keep: list) -> Any:
+        """The value for ``key``, computed if no live table holds it; ``keep`` holds it alive."""
+        with self._lock:
+            holder = self._entries.get(key)
+        if holder is None:
+            holder = _Holder(compute())
+            with self._lock:
+                self._entries[key] = holder
+        keep.append(holder)
+        return holder.value
+
+
+class _Holder:
+    """A weakly referenceable box (tuples cannot be weakly referenced)."""
+
+    __slots__ = ("__weakref__", "value")
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+_SHARED = _SharedExpansions()
+
+
 class _PublicTable:
     """Permutations and block layouts of the passes: a function of the public seeds.
 
@@ -163,8 +221,10 @@ class _PublicTable:
         self._index_mask = np.uint64((1 << index_bits) - 1)
         self._pass_shift = np.uint64(63 - pass_bits)
         self._random_shift = np.uint64(1 + pass_bits) + self.bucket_bits
-        self.keys = np.empty((passes, n), dtype=np.int64)
-        self.keys_flat = self.keys.reshape(-1)
+        # sorted keys of each materialized pass (shared, read-only, with any other table that
+        # expanded the same public seed: see _SHARED)
+        self.keys: list[np.ndarray | None] = [None] * passes
+        self._held: list[_Holder] = []  # keeps this table's shared expansions alive
         self.seeds = np.zeros(passes, dtype=np.uint64)
         self.materialized = np.zeros(passes, dtype=bool)
         self._started: list[int | None] = [None] * passes
@@ -188,17 +248,9 @@ class _PublicTable:
         b = int(self.bucket_bits[p])
         if b:
             nbytes = -(-self.n // 8)
-            words = np.random.Generator(np.random.SFC64(seed)).bit_generator.random_raw(
-                b * -(-nbytes // 8)
+            planes, members = _SHARED.get(
+                self._shared_key(p, seed, "planes"), lambda: _bucket_planes(self.n, b, seed), self._held
             )
-            planes = words.view(np.uint8).reshape(b, -1)[:, :nbytes].copy()
-            valid = np.packbits(np.ones(self.n, dtype=np.uint8))
-            members = np.empty((1 << b, nbytes), dtype=np.uint8)
-            for j in range(1 << b):
-                m = valid.copy()
-                for i in range(b):
-                    m &= planes[i] if (j >> i) & 1 else ~planes[i]
-                members[j] = m
             self._planes[p], self._members[p] = planes, members
             if self._planes_all is None:
                 maxb = int(self.bucket_bits.max())
@@ -226,13 +278,24 @@ class _PublicTable:
             self._index = np.arange(self.n, dtype=np.uint64)
             self._tmp = np.empty(self.n, dtype=np.uint64)
         assert self._tmp is not None
-        buckets = self._buckets(p, None) if self.bucket_bits[p] else np.uint64(0)
-        row = self.keys[p]
-        self._keys(self._index, np.array([p]), buckets, row.view(np.uint64), self._tmp)
-        row.sort()
+        index, tmp = self._index, self._tmp
+
+        def expand() -> np.ndarray:
+            buckets = self._buckets(p, None) if self.bucket_bits[p] else np.uint64(0)
+            row = np.empty(self.n, dtype=np.int64)
+            self._keys(index, np.array([p]), buckets, row.view(np.uint64), tmp)
+            row.sort()
+            row.flags.writeable = False
+            return row
+
+        self.keys[p] = _SHARED.get(self._shared_key(p, int(self.seeds[p]), "keys"), expand, self._held)
         self.materialized[p] = True
         self._last_locate = None
         self._perm_of = -1  # self._tmp was overwritten
+
+    def _shared_key(self, p: int, seed: int, what: str) -> tuple:
+        """What an expansion of pass ``p`` depends on: public layout and seed only."""
+        return (what, self.n, int(self.sizes.size), p, int(self.bucket_bits[p]), int(self.sizes[p]), seed)
 
     def _buckets(self, p: int, x: np.ndarray | None) -> np.ndarray:
         """Block number (within pass ``p``) of key positions ``x`` (all if None), ``uint64``."""
@@ -265,7 +328,9 @@ class _PublicTable:
 
     def permutation(self, p: int) -> np.ndarray:
         """Key position at each permuted position of pass ``p`` (a scratch array, reused)."""
-        assert self.materialized[p] and self._tmp is not None
+        assert self.materialized[p]
+        if self._tmp is None:
+            self._tmp = np.empty(self.n, dtype=np.uint64)
         perm = self._tmp.view(np.int64)
         if self._perm_of != p:
             np.bitwise_and(self.keys[p], np.int64(self._index_mask), out=perm)
@@ -274,7 +339,15 @@ class _PublicTable:
 
     def originals(self, flat: np.ndarray) -> np.ndarray:
         """Key positions at global permuted coordinates ``p * n + position``."""
-        return self.keys_flat[flat] & np.int64(self._index_mask)
+        passes = flat // self.n
+        out = np.empty(flat.size, dtype=np.int64)
+        for p in np.unique(passes).tolist():
+            at = passes == p
+            row = self.keys[p]
+            assert row is not None
+            out[at] = row[flat[at] - p * self.n]
+        out &= np.int64(self._index_mask)
+        return out
 
     def block_parities(self, p: int, packed_key: np.ndarray) -> np.ndarray:
         """Parity of a bit-packed key over each block of bucketed pass ``p``."""
@@ -304,7 +377,9 @@ class _PublicTable:
             z = self._keys(x, np.full(x.size, p), b, np.empty(x.size, np.uint64),
                            np.empty(x.size, np.uint64)).view(np.int64)
             z.sort()  # sorted needles: a faster search, and sorted coordinates
-            coords.append(np.searchsorted(self.keys[p], z) + p * self.n)
+            row = self.keys[p]
+            assert row is not None
+            coords.append(np.searchsorted(row, z) + p * self.n)
         coord = np.concatenate(coords) if coords else np.zeros(0, dtype=np.int64)
         coord_blocks = np.searchsorted(self.global_start, coord, side="right") - 1
         light = np.flatnonzero(~materialized)

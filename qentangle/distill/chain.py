@@ -27,20 +27,32 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from qentangle.channel import ClassicalChannel
-from qentangle.distill._bits import as_bits, check_rng
-from qentangle.distill.amplify import privacy_amplification
-from qentangle.distill.cascade import DEFAULT_PASSES, cascade_reconcile
+from qentangle.channel_transport import PartyEnd, PartyProgram, Recv, run_lockstep
+from qentangle.distill._bits import as_bits, check_rng, random_bits
+from qentangle.distill.amplify import privacy_amplification, toeplitz_hash
+from qentangle.distill.cascade import (
+    _BUCKET_MIN_BITS,
+    _LATE_BITS,
+    DEFAULT_PASSES,
+    CascadeAlice,
+    CascadeBob,
+    _PublicTable,
+    block_sizes,
+    cascade_reconcile,
+)
 from qentangle.distill.estimate import (
     BOUND_METHODS,
     ErrorSample,
+    SamplingAlice,
+    SamplingBob,
+    _sample_mask,
     binary_entropy,
-    estimate_qber,
     hypergeometric_upper_errors,
     phase_error_bound,
     sample_size_for,
@@ -51,23 +63,35 @@ from qentangle.distill.finite_key import (
     secret_fraction,
     two_basis_key,
 )
+from qentangle.distill.ldpc_ec import (
+    DEFAULT_FRAME_BITS,
+    FALLBACK_AFTER,
+    _frames,
+    _initial_rows,
+    _LdpcAlice,
+    _LdpcBob,
+)
 from qentangle.distill.verify import tag_bits, verify_keys
 from qentangle.errors import (
     ProtocolAbort,
     ValidationError,
     check_choice,
+    check_positive_int,
     check_probability,
     check_range,
 )
+from qentangle.jsonout import json_safe
 from qentangle.params import Param
 
 EC_METHODS = ("cascade", "ldpc")
 #: Security parameters and the abort threshold, declared once (the CLI builds its options from them).
-EPS_SEC = Param("eps_sec", float, low=0.0, high=1.0, low_open=True, high_open=True, default=1e-10,
+EPS_SEC = Param("eps_sec", float, low=0.0, high=1.0, low_open=True, high_open=True,
+                default=1e-10, metavar="EPS",
                 help="secrecy parameter of the whole key (trace distance to an ideal key)")
-EPS_COR = Param("eps_cor", float, low=0.0, high=1.0, low_open=True, high_open=True, default=1e-15,
+EPS_COR = Param("eps_cor", float, low=0.0, high=1.0, low_open=True, high_open=True,
+                default=1e-15, metavar="EPS",
                 help="correctness parameter (probability that the keys differ undetected)")
-MAX_QBER = Param("max_qber", float, low=0.0, high=0.5, default=0.11,
+MAX_QBER = Param("max_qber", float, low=0.0, high=0.5, default=0.11, metavar="Q",
                  help="abort when the estimated QBER (its upper bound) exceeds this")
 # Error correction is tuned to the QBER estimate; LDPC's blind retries may disclose up to what
 # this upper confidence limit of the QBER needs (an efficiency setting, not a security one).
@@ -128,15 +152,7 @@ class DistillationResult:
         data = asdict(self)
         data.pop("alice_key")
         data.pop("bob_key")
-        return {k: _json_value(v) for k, v in data.items()}
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+        return json_safe(data)
 
 
 def distill(
@@ -242,84 +258,356 @@ def distill(
     if rng_bob is not None:
         check_rng("rng_bob", rng_bob)
 
-    run = _Run(channel, a_key.size, eps_sec, eps_cor, ec, bound)
-    run.sifted_total = a_key.size + (disclosed_sample.size if disclosed_sample is not None else 0)
+    plan = ChainPlan(
+        ec=ec,
+        eps_sec=eps_sec,
+        eps_cor=eps_cor,
+        sample_fraction=sample_fraction,
+        qber_hint=qber_hint,
+        phase_sample=phase_sample,
+        phase_error=phase_error,
+        phase_error_estimate=phase_error_estimate,
+        disclosed_sample=disclosed_sample,
+        bound=bound,
+        max_qber=max_qber,
+        cascade_passes=cascade_passes,
+        ldpc_frame_bits=ldpc_frame_bits,
+    )
+    alice, bob = run_lockstep(
+        channel,
+        lambda end: distill_party(end, a_key, plan, rng=rng_alice),
+        lambda end: distill_party(end, b_key, plan),
+    )
+    result = combine_sides(alice, bob)
+    if result.aborted and raise_on_abort:
+        raise ProtocolAbort(f"key distillation aborted: {result.abort_reason}")
+    return result
+
+
+@dataclass(frozen=True)
+class ChainPlan:
+    """The public parameters of one distillation, known to both endpoints (see :func:`distill`)."""
+
+    ec: str = "cascade"
+    eps_sec: float = 1e-10
+    eps_cor: float = 1e-15
+    sample_fraction: float = 0.1
+    qber_hint: float | None = None
+    phase_sample: ErrorSample | None = None
+    phase_error: float | None = None
+    phase_error_estimate: float | None = None
+    disclosed_sample: ErrorSample | None = None
+    bound: str = "hypergeometric"
+    max_qber: float = 0.11
+    cascade_passes: int = DEFAULT_PASSES
+    ldpc_frame_bits: int | None = None
+
+
+@dataclass(frozen=True)
+class PartySide:
+    """One endpoint's outcome of :func:`distill_party`.
+
+    ``result`` holds the public figures as this endpoint computed them (its own final key in
+    its own key field, the other one empty); ``key`` is its final key (empty on abort).
+    Bob's side alone knows how many bits error correction flipped (``corrected_bits``).
+    """
+
+    result: DistillationResult
+    key: np.ndarray = field(repr=False)
+    reconciled_input: np.ndarray = field(repr=False)  # the key after the sample, for diagnostics
+
+
+def combine_sides(alice: PartySide, bob: PartySide) -> DistillationResult:
+    """The in-process result: Alice's public figures, Bob's correction count and both keys.
+
+    ``keys_match`` and ``true_qber`` compare both sides: simulation diagnostics.
+    """
+    result = alice.result
+    a_in, b_in = alice.reconciled_input, bob.reconciled_input
+    true_qber = float(np.count_nonzero(a_in != b_in)) / a_in.size if a_in.size == b_in.size > 0 else None
+    return replace(
+        result,
+        corrected_bits=bob.result.corrected_bits,
+        ec_efficiency=bob.result.ec_efficiency,
+        keys_match=None if result.aborted else bool(np.array_equal(alice.key, bob.key)),
+        true_qber=true_qber,
+        alice_key=alice.key,
+        bob_key=bob.key,
+    )
+
+
+def distill_party(
+    end: PartyEnd, key: np.ndarray, plan: ChainPlan, *, rng: np.random.Generator | None = None
+) -> PartyProgram[PartySide]:
+    """One endpoint's half of :func:`distill` (a party program, see :mod:`qentangle.channel_transport`).
+
+    ``end.role`` says which half: Alice (who needs ``rng``) draws every seed and sample; Bob
+    corrects his key. The decisions (abort rules, code rates, key length) are computed by both
+    from public data only, so both reach them without a message. :func:`distill` runs both
+    halves in one process; a network station runs one half over TCP.
+    """
+    alice = end.role == "alice"
+    if alice:
+        rng = check_rng("rng_alice", rng if rng is not None else _missing())
+    run = _Run(end, key.size, plan.eps_sec, plan.eps_cor, plan.ec, plan.bound)
+    disclosed = plan.disclosed_sample
+    run.sifted_total = key.size + (disclosed.size if disclosed is not None else 0)
 
     # 1. Parameter estimation on a disclosed random sample (removed from the key).
     sample: ErrorSample | None = None
-    k = sample_size_for(a_key.size, sample_fraction)
+    k = sample_size_for(key.size, plan.sample_fraction)
     if k > 0:
-        sample, a_key, b_key = estimate_qber(a_key, b_key, channel, sample_size=k, rng_alice=rng_alice)
+        sample, key = yield from sample_party(end, key, k, rng)
         run.sample_bits = k
         run.qber_estimate = sample.rate
-        run.qber_upper = phase_error_bound(sample, a_key.size, eps_sec, method=bound)
-    n = a_key.size
-    run.true_qber = float(np.count_nonzero(a_key != b_key)) / n  # diagnostic only
-    if disclosed_sample is not None:
-        sample = disclosed_sample
+        run.qber_upper = phase_error_bound(sample, key.size, plan.eps_sec, method=plan.bound)
+    n = key.size
+    sampled_key = key
+    if disclosed is not None:
+        sample = disclosed
         run.qber_estimate = sample.rate
-        run.qber_upper = phase_error_bound(sample, n, eps_sec, method=bound)
+        run.qber_upper = phase_error_bound(sample, n, plan.eps_sec, method=plan.bound)
 
     # Phase error: from the other basis, as given, or from the key's own sample.
-    if phase_error is not None:
-        estimate = phase_error if phase_error_estimate is None else phase_error_estimate
-        run.phase_source, run.phase_estimate, run.phase_bound = "given", estimate, phase_error
+    if plan.phase_error is not None:
+        estimate = plan.phase_error if plan.phase_error_estimate is None else plan.phase_error_estimate
+        run.phase_source, run.phase_estimate, run.phase_bound = "given", estimate, plan.phase_error
     else:
-        psample = phase_sample if phase_sample is not None else sample
+        psample = plan.phase_sample if plan.phase_sample is not None else sample
         assert psample is not None
-        run.phase_source = "other-basis" if phase_sample is not None else "key-sample"
+        run.phase_source = "other-basis" if plan.phase_sample is not None else "key-sample"
         run.phase_estimate = psample.rate
-        run.phase_bound = phase_error_bound(psample, n, eps_sec, method=bound)
+        run.phase_bound = phase_error_bound(psample, n, plan.eps_sec, method=plan.bound)
 
     # QBER that tunes error correction, and an upper confidence limit for LDPC's retry budget.
-    observed = sample if sample is not None else (phase_sample if qber_hint is None else None)
+    observed = sample if sample is not None else (plan.phase_sample if plan.qber_hint is None else None)
     if observed is not None:
         qber_ec = observed.rate
-        upper = hypergeometric_upper_errors(observed.errors, observed.size, n, EC_QBER_FAILURE)
-        qber_ec_max = upper / n
-    elif qber_hint is not None:
-        qber_ec, qber_ec_max = qber_hint, max_qber
+        qber_ec_max = hypergeometric_upper_errors(observed.errors, observed.size, n, EC_QBER_FAILURE) / n
+    elif plan.qber_hint is not None:
+        qber_ec, qber_ec_max = plan.qber_hint, plan.max_qber
     else:
-        qber_ec = qber_ec_max = float(phase_error or 0.0)
-    if qber_ec > max_qber:
-        return run.abort(f"estimated QBER {qber_ec:.4f} exceeds max_qber={max_qber}", raise_on_abort)
+        qber_ec = qber_ec_max = float(plan.phase_error or 0.0)
+    if qber_ec > plan.max_qber:
+        return run.side(f"estimated QBER {qber_ec:.4f} exceeds max_qber={plan.max_qber}", sampled_key)
     # Never tune EC for an exactly error-free channel estimate.
     qber_ec = max(qber_ec, 0.5 / sample.size if sample is not None else 0.0, 1e-3)
     qber_ec_max = min(0.5, max(qber_ec, qber_ec_max))
 
     # A cheap early exit: no key even if error correction disclosed nothing but the tag.
-    if finite_key_length(n, run.phase_bound, tag_bits(eps_cor), eps_sec) < 1:
-        return run.abort("no positive finite key is possible at this block size and QBER", raise_on_abort)
+    if finite_key_length(n, run.phase_bound, tag_bits(plan.eps_cor), plan.eps_sec) < 1:
+        return run.side("no positive finite key is possible at this block size and QBER", sampled_key)
 
     # 2. Error correction.
-    a_key, b_key, _ = _correct(
-        run, a_key, b_key, channel, ec, (qber_ec, qber_ec_max), rng_alice, cascade_passes,
-        ldpc_frame_bits,
-    )
-    if a_key.size == 0:
-        return run.abort("all LDPC frames failed to decode", raise_on_abort)
+    before = end.disclosed_bits
+    if plan.ec == "cascade":
+        key, corrected = yield from cascade_party(end, key, qber_ec, rng, passes=plan.cascade_passes)
+        discarded: list[int] = []
+    else:
+        key, discarded, corrected = yield from ldpc_party(
+            end, key, (qber_ec, qber_ec_max), rng, frame_bits=plan.ldpc_frame_bits
+        )
+        frames = _frames(n, DEFAULT_FRAME_BITS if plan.ldpc_frame_bits is None else plan.ldpc_frame_bits)
+        run.frame_error_rate = len(discarded) / len(frames)
+        run.discarded = n - key.size
+    run.ec_leak = end.disclosed_bits - before
+    run.reconciled = key.size
+    if not alice:
+        run.corrected = corrected
+        if corrected > 0 and key.size:
+            run.efficiency = run.ec_leak / (key.size * binary_entropy(min(0.5, corrected / key.size)))
+    if key.size == 0:
+        return run.side("all LDPC frames failed to decode", sampled_key)
 
     # 3. Verification.
-    before = channel.disclosed_bits
-    match = verify_keys(a_key, b_key, channel, eps_cor=eps_cor, rng_alice=rng_alice)
-    run.verify_bits = channel.disclosed_bits - before
+    before = end.disclosed_bits
+    match = yield from verify_party(end, key, plan.eps_cor, rng)
+    run.verify_bits = end.disclosed_bits - before
     if not match:
-        return run.abort("verification failed: reconciled keys differ", raise_on_abort)
+        return run.side("verification failed: reconciled keys differ", sampled_key)
 
     # 4. Key length. Phase errors of the kept bits: the bound's count over all n bits, spread on
     # the kept ones (never a count on the kept bits alone: discarding the LDPC frames that failed
     # to decode keeps the low-error ones).
-    phase_count = run.phase_bound * n
-    phase_rate = min(0.5, phase_count / a_key.size)
+    phase_rate = min(0.5, run.phase_bound * n / key.size)
     leaked = run.ec_leak + run.verify_bits
-    run.finite = finite_key_length(a_key.size, phase_rate, leaked, eps_sec)
-    run.asymptotic = asymptotic_key_length(a_key.size, min(0.5, run.phase_estimate), leaked)
+    run.finite = finite_key_length(key.size, phase_rate, leaked, plan.eps_sec)
+    run.asymptotic = asymptotic_key_length(key.size, min(0.5, run.phase_estimate), leaked)
     if run.finite < 1:
-        return run.abort("finite-key length is not positive", raise_on_abort)
+        return run.side("finite-key length is not positive", sampled_key)
 
     # 5. Privacy amplification.
-    alice_final, bob_final = privacy_amplification(a_key, b_key, channel, run.finite, rng_alice=rng_alice)
-    return run.finish(alice_final, bob_final)
+    final = yield from amplify_party(end, key, run.finite, rng)
+    return run.side(None, sampled_key, final)
+
+
+def sample_party(
+    end: PartyEnd, key: np.ndarray, size: int, rng: np.random.Generator | None
+) -> PartyProgram[tuple[ErrorSample, np.ndarray]]:
+    """One endpoint's half of :func:`~qentangle.distill.estimate.estimate_qber`.
+
+    Alice discloses ``size`` random positions of her key (by a public seed) and their bits; Bob
+    announces the disagreements. Returns the error sample and this side's key without them.
+    """
+    if end.role == "alice":
+        mask, _, _ = SamplingAlice(key, rng).choose(end, size)
+        errors = yield Recv("estimate/errors")
+    else:
+        seed = yield Recv("estimate/positions-seed")
+        packed = yield Recv("estimate/sample")
+        errors = SamplingBob(key).compare(end, seed, packed, size)
+        mask = _sample_mask(key.size, size, seed)
+    return ErrorSample(int(errors), size), key[~mask]
+
+
+def cascade_party(
+    end: PartyEnd, key: np.ndarray, qber: float, rng: np.random.Generator | None, *, passes: int
+) -> PartyProgram[tuple[np.ndarray, int]]:
+    """One endpoint's half of Cascade: returns its (Bob: corrected) key and the bits corrected.
+
+    The same steps as :func:`~qentangle.distill.cascade.cascade_reconcile`, with
+    :class:`~qentangle.distill.cascade.CascadeAlice` / ``CascadeBob`` each on its own side: the
+    bisections are public, so both sides follow them in step.
+    """
+    n = key.size
+    if n < 2:
+        raise ValidationError(f"key has {n} bits: expected at least 2 bits for Cascade")
+    schedule = block_sizes(qber, n, passes)
+    late = n >= _BUCKET_MIN_BITS
+    table = _PublicTable(n, schedule, [_LATE_BITS if late and i >= 2 else 0 for i in range(len(schedule))])
+    alice = end.role == "alice"
+    me: CascadeAlice | CascadeBob = CascadeAlice(key, rng, table) if alice else CascadeBob(key, table)
+    corrected = 0
+    for _ in schedule:
+        if isinstance(me, CascadeAlice):
+            me.new_pass(end)
+            me.set_odd_blocks((yield Recv("cascade/odd-blocks")))
+        else:
+            seed = yield Recv("cascade/pass-seed")
+            me.new_pass(end, seed, (yield Recv("cascade/block-parities")))
+        me.bisections.start(me.public)
+        while len(me.bisections):
+            if np.any(me.bisections.e - me.bisections.s > 1):
+                if isinstance(me, CascadeAlice):
+                    me.answer(end)
+                    me.follow((yield Recv("cascade/odd-halves")))
+                else:
+                    me.compare(end, (yield Recv("cascade/parities")))
+            corrected += me.settle_round().size
+    return (key if alice else me.key), (0 if alice else corrected)
+
+
+def ldpc_party(
+    end: PartyEnd,
+    key: np.ndarray,
+    qbers: tuple[float, float],
+    rng: np.random.Generator | None,
+    *,
+    frame_bits: int | None = None,
+    max_retries: int = 12,
+) -> PartyProgram[tuple[np.ndarray, list[int], int]]:
+    """One endpoint's half of LDPC reconciliation (the steps of ``ldpc_reconcile``).
+
+    ``qbers = (estimate, upper limit)``. Returns the kept (Bob: corrected) key, the discarded
+    frames (public) and the bits Bob corrected. Bob announces an empty retry request when every
+    frame decoded, so Alice knows when to stop without seeing his decoder.
+    """
+    qber, qber_max = qbers
+    frame_bits = check_positive_int(
+        "frame_bits", DEFAULT_FRAME_BITS if frame_bits is None else frame_bits, minimum=64
+    )
+    n = key.size
+    if n < 64:
+        raise ValidationError(f"key has {n} bits: expected at least 64 bits for LDPC")
+    frames = _frames(n, frame_bits)
+    size = frames[0][1] - frames[0][0]
+    fallback = _initial_rows(size, qber_max) > _initial_rows(size, qber)
+    first_rounds = min(max_retries, FALLBACK_AFTER) if fallback else max_retries
+    everything = list(range(len(frames)))
+    if end.role == "alice":
+        alice = _LdpcAlice(key, frames, rng)
+        message = alice.syndromes(everything, qber, hashes=True)
+        end.send("alice", "ldpc/syndromes", message, disclosed_bits=alice.disclosed)
+        yield from _ldpc_reveal(end, alice, first_rounds)
+        if fallback:
+            failed = yield Recv("ldpc/fallback-request")
+            if len(failed):
+                message = alice.syndromes(np.asarray(failed).tolist(), qber_max, hashes=False)
+                end.send("alice", "ldpc/fallback-syndromes", message, disclosed_bits=alice.disclosed)
+                yield from _ldpc_reveal(end, alice, max_retries)
+        discarded = yield Recv("ldpc/discard")
+        corrected, out = 0, key
+    else:
+        bob = _LdpcBob(key, frames)
+        bob.receive((yield Recv("ldpc/syndromes")), qber)
+        bob.attempt(everything)
+        yield from _ldpc_request(end, bob, qber, first_rounds)
+        if fallback:
+            failed = np.flatnonzero(~bob.done).astype(np.int32)
+            end.send("bob", "ldpc/fallback-request", failed)
+            if failed.size:
+                bob.receive((yield Recv("ldpc/fallback-syndromes")), qber_max)
+                bob.attempt(failed.tolist())
+                yield from _ldpc_request(end, bob, qber_max, max_retries)
+        discarded = end.send("bob", "ldpc/discard", np.flatnonzero(~bob.done).astype(np.int32))
+        corrected, out = bob.errors_found, bob.corrected
+    dropped = np.asarray(discarded, dtype=np.int64).tolist()
+    kept = np.ones(n, dtype=bool)
+    for i in dropped:
+        s, e = frames[i]
+        kept[s:e] = False
+    return out[kept], dropped, corrected
+
+
+def _ldpc_reveal(end: PartyEnd, alice: _LdpcAlice, rounds: int) -> PartyProgram[None]:
+    for _ in range(rounds):
+        failed, positions = yield Recv("ldpc/retry-request")
+        if len(failed) == 0:
+            return
+        revealed = alice.reveal(np.asarray(failed), list(positions))
+        end.send("alice", "ldpc/revealed-bits", revealed, disclosed_bits=alice.disclosed)
+
+
+def _ldpc_request(end: PartyEnd, bob: _LdpcBob, qber: float, rounds: int) -> PartyProgram[None]:
+    for _ in range(rounds):
+        if bob.done.all():
+            end.send("bob", "ldpc/retry-request", (np.zeros(0, dtype=np.int32), []))
+            return
+        failed, positions = bob.request(qber)
+        end.send("bob", "ldpc/retry-request", (failed, positions))
+        bob.learn(failed.tolist(), positions, (yield Recv("ldpc/revealed-bits")))
+        bob.attempt(failed.tolist())
+
+
+def verify_party(
+    end: PartyEnd, key: np.ndarray, eps_cor: float, rng: np.random.Generator | None
+) -> PartyProgram[bool]:
+    """One endpoint's half of :func:`~qentangle.distill.verify.verify_keys` (Toeplitz tag)."""
+    t = tag_bits(eps_cor)
+    n = key.size
+    if end.role == "alice":
+        seed = random_bits(rng, n + t - 1)
+        tag = toeplitz_hash(key, seed, t)
+        end.send("alice", "verify/tag", (np.packbits(seed), np.packbits(tag)), disclosed_bits=t)
+        return bool((yield Recv("verify/result")))
+    seed_b, tag_b = yield Recv("verify/tag")
+    mine = toeplitz_hash(key, np.unpackbits(seed_b, count=n + t - 1), t)
+    match = bool(np.array_equal(mine, np.unpackbits(tag_b, count=t)))
+    end.send("bob", "verify/result", match)
+    return match
+
+
+def amplify_party(
+    end: PartyEnd, key: np.ndarray, output_bits: int, rng: np.random.Generator | None
+) -> PartyProgram[np.ndarray]:
+    """One endpoint's half of privacy amplification: Alice sends a Toeplitz seed, both hash."""
+    n, m = key.size, output_bits
+    if end.role == "alice":
+        seed = random_bits(rng, n + m - 1)
+        end.send("alice", "amplify/seed", np.packbits(seed), disclosed_bits=0)
+    else:
+        seed = np.unpackbits((yield Recv("amplify/seed")), count=n + m - 1)
+    return toeplitz_hash(key, seed, m)
 
 
 def _correct(
@@ -393,8 +681,10 @@ def distill_two_basis(
     bounds must hold together, so each gets half the failure probability TLGR assign to
     ``eps_sec`` (:func:`~qentangle.distill.finite_key.phase_error_failure` with 2 estimates).
     The two bounds' phase-error counts, over the kept bits, give the phase-error rate that
-    enters the finite-key length. This is how the Micius 2020 experiment kept 372 of ~3400
-    sifted bits.
+    enters the finite-key length (:func:`~qentangle.distill.finite_key.two_basis_key`). This is
+    the accounting of the Micius 2020 experiment (Yin et al., Nature 582, 501, 2020), where
+    every sifted bit of both bases was key; our bound is the stricter one (266 bits at their
+    operating point, against their 372).
 
     LDPC frames that fail to decode are discarded; as that keeps the low-error frames, the
     estimate counts every bit of a discarded frame as an error (over all sifted bits of each
@@ -493,7 +783,7 @@ class _Run:
 
     def __init__(
         self,
-        channel: ClassicalChannel,
+        channel: ClassicalChannel | PartyEnd,
         sifted: int,
         eps_sec: float,
         eps_cor: float,
@@ -503,7 +793,7 @@ class _Run:
         self.channel = channel
         self.disclosed0 = channel.disclosed_bits
         self.auth0 = channel.auth_key_bits_used
-        self.messages0 = len(channel.transcript)
+        self.messages0 = _messages(channel)
         self.sifted = sifted
         self.sifted_total = sifted  # plus a sample the caller disclosed (secret_fraction)
         self.eps_sec, self.eps_cor, self.ec, self.bound = eps_sec, eps_cor, ec, bound
@@ -555,7 +845,7 @@ class _Run:
             eps_sec=self.eps_sec,
             eps_cor=self.eps_cor,
             auth_key_bits_used=self.channel.auth_key_bits_used - self.auth0,
-            messages=len(self.channel.transcript) - self.messages0,
+            messages=_messages(self.channel) - self.messages0,
             aborted=aborted,
             abort_reason=reason,
             keys_match=None if aborted else bool(np.array_equal(alice, bob)),
@@ -574,3 +864,18 @@ class _Run:
 
     def finish(self, alice: np.ndarray, bob: np.ndarray) -> DistillationResult:
         return self._result(alice, bob, False, None)
+
+    def side(
+        self, reason: str | None, reconciled_input: np.ndarray, key: np.ndarray | None = None
+    ) -> PartySide:
+        """This endpoint's outcome: aborted with ``reason``, or its final ``key``."""
+        own = np.zeros(0, dtype=np.uint8) if key is None or reason is not None else key
+        empty = np.zeros(0, dtype=np.uint8)
+        assert isinstance(self.channel, PartyEnd)
+        alice = self.channel.role == "alice"
+        result = self._result(own if alice else empty, empty if alice else own, reason is not None, reason)
+        return PartySide(replace(result, keys_match=None), own, reconciled_input)
+
+
+def _messages(channel: ClassicalChannel | PartyEnd) -> int:
+    return channel.messages if isinstance(channel, PartyEnd) else len(channel.transcript)

@@ -44,13 +44,15 @@ disclosure only in that rare case; the frame is kept.
 
 >>> import numpy as np
 >>> from qentangle.channel import ClassicalChannel
->>> rng = np.random.default_rng(4)
->>> a = rng.integers(0, 2, 8000, dtype=np.uint8)
->>> b = a ^ (rng.random(8000) < 0.02).astype(np.uint8)
+>>> rng = np.random.default_rng(9)
+>>> a = rng.integers(0, 2, 4000, dtype=np.uint8)
+>>> b = a ^ (rng.random(4000) < 0.02).astype(np.uint8)
 >>> ch = ClassicalChannel.with_random_key(rng)
 >>> out = ldpc_reconcile(a, b, ch, qber=0.02, rng_alice=rng, frame_bits=4000)
 >>> bool(np.array_equal(out.bob_key[out.kept], a[out.kept])), out.leaked_bits == ch.disclosed_bits
 (True, True)
+>>> out.frames, out.failed_frames, out.retries
+(1, 0, 0)
 """
 
 from __future__ import annotations
@@ -185,11 +187,15 @@ def _frames(n: int, frame_bits: int) -> list[tuple[int, int]]:
 
 
 class SyndromeDecoder:
-    """Product-sum belief propagation for ``H e = s`` with prior ``p(e_i = 1)``, by ``ldpc``.
+    """Product-sum belief propagation for ``H e = s`` with prior ``p(e_i = 1)`` (compiled).
 
-    A thin wrapper over :class:`ldpc.BpDecoder` (exact product-sum check rule, flooding
-    schedule, at most ``MAX_ITER`` iterations, stopping when the hard decision reproduces the
-    syndrome) that takes the prior per call and keeps the final log-likelihood ratios.
+    A layered (row-serial) schedule: each check updates the posteriors at once, so later
+    checks of the same iteration already use them, which converges in about half the
+    iterations of the flooding schedule. Exact product-sum check rule, at most ``MAX_ITER``
+    iterations, stopping as soon as the hard decision reproduces the syndrome. The kernel
+    (:func:`qentangle.distill._kernels.layered_bp`, numba, flat CSR arrays) is compiled once
+    per machine and cached; :attr:`llr` keeps the final log-likelihood ratios and
+    :attr:`iterations` the iterations of the last decoding.
 
     >>> h = parity_check_matrix(2000, 600, 3)
     >>> e = (np.random.default_rng(0).random(2000) < 0.02).astype(np.uint8)
@@ -199,14 +205,15 @@ class SyndromeDecoder:
     """
 
     def __init__(self, h: sp.csr_matrix) -> None:
-        from ldpc import BpDecoder
-
         self.h = sp.csr_matrix(h)
+        self.h.sort_indices()
         self.n = self.h.shape[1]
-        self._decoder = BpDecoder(
-            self.h, error_rate=0.05, max_iter=MAX_ITER, bp_method="product_sum", schedule="parallel"
-        )
+        self._indptr = self.h.indptr.astype(np.int64)
+        self._indices = self.h.indices.astype(np.int64)
+        self._messages = np.zeros(self._indices.size)
+        self._hard = np.zeros(self.n, dtype=np.uint8)
         self.llr = np.zeros(self.n)
+        self.iterations = 0
 
     def decode(
         self, syndrome: np.ndarray, prior: float | np.ndarray, max_iter: int = MAX_ITER
@@ -216,13 +223,18 @@ class SyndromeDecoder:
         ``prior`` is ``p(e_i = 1)``, one value or one per bit; :attr:`llr` keeps the final
         log-likelihood ratios ``log p(e_i = 0) / p(e_i = 1)``.
         """
+        from qentangle.distill._kernels import layered_bp
+
         p = np.clip(np.broadcast_to(np.asarray(prior, dtype=float), (self.n,)), 1e-9, 1 - 1e-9)
-        self._decoder.max_iter = max_iter
-        self._decoder.update_channel_probs(np.ascontiguousarray(p))
-        decision = self._decoder.decode(np.ascontiguousarray(syndrome, dtype=np.uint8))
-        error = np.asarray(decision, dtype=np.uint8)
-        self.llr = np.asarray(self._decoder.log_prob_ratios, dtype=float)
-        return error, bool(np.array_equal(_syndrome(self.h, error), syndrome))
+        prior_llr = np.log1p(-p) - np.log(p)
+        syndrome = np.ascontiguousarray(syndrome, dtype=np.uint8)
+        llr = np.empty(self.n)
+        used = layered_bp(
+            self._indptr, self._indices, syndrome, prior_llr, max_iter, llr, self._hard, self._messages
+        )
+        self.llr = llr
+        self.iterations = abs(int(used))
+        return self._hard.copy(), used > 0
 
 
 @dataclass(frozen=True)

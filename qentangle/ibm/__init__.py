@@ -10,7 +10,7 @@ only when a backend is used.
 """
 
 from qentangle.ibm.backend import ResolvedBackend, available_fake_backends, resolve_backend, runtime_service
-from qentangle.ibm.engine import BackendEngine, backend_engine_from_cli
+from qentangle.ibm.engine import BackendEngine
 from qentangle.ibm.jobs import JobResult, fetch, list_jobs, record_path
 from qentangle.ibm.layout import PairErrors, choose_pair, coupled_pairs, pair_errors, parse_qubits
 from qentangle.ibm.mitigation import ReadoutConfusion, calibration_circuits, confusion_from_codes
@@ -24,7 +24,6 @@ __all__ = [
     "ReadoutConfusion",
     "ResolvedBackend",
     "available_fake_backends",
-    "backend_engine_from_cli",
     "calibration_circuits",
     "choose_pair",
     "confusion_from_codes",

@@ -437,14 +437,3 @@ class BackendEngine(Engine):
         answer = stdin.readline().strip().lower()
         if answer not in ("y", "yes"):
             raise BackendError("submission cancelled: nothing was sent")
-
-
-def backend_engine_from_cli(args: Any) -> BackendEngine:
-    """The engine for ``--backend NAME [--qubits I,J] [--yes]`` (see qentangle.cli.common)."""
-    return BackendEngine(
-        args.backend,
-        qubits=getattr(args, "qubits", None),
-        yes=bool(getattr(args, "yes", False)),
-        mitigate=not getattr(args, "no_mitigation", False),
-        timeout=getattr(args, "timeout", None),
-    )

@@ -33,9 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from qentangle.engines import codes_from_counts, correlator
+from qentangle.analysis import (
+    CHSH_SIGNS,
+    codes_from_counts,
+    confusion_from_codes,
+    correlator,
+    mitigated_probabilities,
+    qber_stats,
+)
 from qentangle.errors import BackendError, ValidationError
-from qentangle.ibm.mitigation import confusion_from_codes, mitigated_probabilities
 from qentangle.states import ideal_correlator, optimal_chsh_angles
 
 HOME_ENV = "QENTANGLE_HOME"
@@ -288,7 +294,7 @@ def chsh_from_correlators(state: str, pairs: Sequence[Sequence[float]], E: Seque
         e = [E[index[(round(x, 12), round(y, 12))]] for x, y in keys]
     except KeyError:
         return None
-    return float(e[0] - e[1] + e[2] + e[3])
+    return float(np.asarray(e) @ CHSH_SIGNS)
 
 
 def result_from_outcomes(meta: dict[str, Any], pub_codes: Sequence[np.ndarray], source: str) -> JobResult:
@@ -323,8 +329,6 @@ def _basis_qbers(
     state: str, pairs: Sequence[Sequence[float]], counts: np.ndarray, confusion: Any
 ) -> dict[str, float]:
     """Error rate of each setting pair where both measured in the same basis (a == b)."""
-    from qentangle.protocols.chsh import qber_stats
-
     rates = {}
     for (a, b), row in zip(pairs, counts, strict=True):
         ideal = ideal_correlator(state, a, a)

@@ -8,9 +8,10 @@ The figures become a :class:`~qentangle.noise.NoiseConfig` of our own:
   gates on that arm (``rz`` is virtual and error-free);
 - per-arm readout ``(P(1|0), P(0|1))`` from the measurement error.
 
-The :class:`~qentangle.engines.ExactEngine` then gives the exact distributions of that model at
-the CHSH angles (the state's optimal ones unless given), hence ``S`` and the Z/X-basis QBER,
-with and without readout error (what mitigation aims at). The band scales every error figure by
+The closed forms of :mod:`qentangle.theory` (built from the same channel definitions the
+simulators use) then give that model's ``S`` at the CHSH angles (the state's optimal ones
+unless given) and the Z/X-basis QBER, with and without readout error (what mitigation aims
+at). The band scales every error figure by
 ``1 -+ relative_uncertainty`` (default 0.5: calibrations drift and depolarizing is only a model
 of the device's channels); :meth:`Prediction.interval` widens it by the sampling error of a
 measurement.
@@ -31,12 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from qentangle.engines import ExactEngine, correlator
 from qentangle.errors import ValidationError, check_probability, check_range
 from qentangle.ibm.layout import NOMINAL_1Q_GATES, PairErrors
 from qentangle.noise import NoiseConfig
-from qentangle.pairs import PairSetup
-from qentangle.states import check_state, ideal_correlator, optimal_chsh_angles
+from qentangle.states import check_state, optimal_chsh_angles
+from qentangle.theory import predicted_qber, predicted_S
 
 DEFAULT_RELATIVE_UNCERTAINTY = 0.5
 
@@ -132,29 +132,20 @@ class Prediction:
         }
 
 
-_ENGINE: ExactEngine | None = None
-
-
-def _engine() -> ExactEngine:
-    global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = ExactEngine()
-    return _ENGINE
-
-
 def chsh_S(state: str, noise: NoiseConfig, angles: Sequence[float] | None = None) -> float:
-    """S at ``angles`` (a, a', b, b'; default the state's optimal ones) under ``noise``, exactly."""
-    a, a2, b, b2 = optimal_chsh_angles(state) if angles is None else angles
-    pairs = [(a, b), (a, b2), (a2, b), (a2, b2)]
-    E = correlator(_engine().distributions(PairSetup(state, noise), pairs))
-    return float(E[0] - E[1] + E[2] + E[3])
+    """S at ``angles`` (a, a', b, b'; default the state's optimal ones) under ``noise``, exactly.
+
+    Kept for one release: it is :func:`qentangle.theory.predicted_S` with the noise second.
+    """
+    return predicted_S(state, angles, noise)
 
 
 def qber(state: str, noise: NoiseConfig, theta: float) -> float:
-    """Error rate when both measure at ``theta`` (0: Z basis, pi/2: X basis)."""
-    sign = 1.0 if ideal_correlator(state, theta, theta) > 0 else -1.0
-    E = correlator(_engine().distributions(PairSetup(state, noise), [(theta, theta)]))[0]
-    return float((1 - sign * E) / 2)
+    """Error rate when both measure at ``theta`` (0: Z basis, pi/2: X basis).
+
+    Kept for one release: it is :func:`qentangle.theory.predicted_qber`.
+    """
+    return predicted_qber(state, theta, noise)
 
 
 def predict(
@@ -181,7 +172,7 @@ def predict(
     bands = {}
     for readout in (True, False):
         values = [
-            chsh_S(state, noise_from_errors(figures, n1, scale=scale, readout=readout), angles)
+            predicted_S(state, angles, noise_from_errors(figures, n1, scale=scale, readout=readout))
             for scale in (1.0, 1 - r, 1 + r)
         ]
         bands[readout] = (values[0], min(values), max(values))
@@ -194,8 +185,8 @@ def predict(
         S_mitigated=bands[False][0],
         S_mitigated_low=bands[False][1],
         S_mitigated_high=bands[False][2],
-        qber_z=qber(state, noise, 0.0),
-        qber_x=qber(state, noise, math.pi / 2),
+        qber_z=predicted_qber(state, 0.0, noise),
+        qber_x=predicted_qber(state, math.pi / 2, noise),
         relative_uncertainty=r,
         noise=noise,
         n1=n1,

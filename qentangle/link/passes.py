@@ -8,7 +8,7 @@ look angles and the Sun's elevation at every time step.
 >>> a = GroundStation("Delingha", 37.379, 97.727, 3153.0, key="alice")
 >>> b = GroundStation("Nanshan", 43.475, 87.177, 2028.0, key="bob")
 >>> orbit = CircularOrbit.through_point(40.5, 92.5, "2020-06-01T17:00:00Z")
->>> window = best_pass(orbit, a, b, orbit.elements_epoch, span_s=1200.0)
+>>> window = best_window(orbit, a, b, orbit.elements_epoch, span_s=1200.0)
 >>> 200 < window.duration_s < 600
 True
 """
@@ -240,10 +240,12 @@ def visibility_windows(
     return windows
 
 
-CRITERIA = ("longest", "min_range")
+WINDOW_RANKINGS = ("longest", "min_range")
+"""The criteria :func:`best_window` knows from geometry alone (``min_loss`` needs the link
+model: :func:`qentangle.link.physics.best_pass`, the one ``best_pass``)."""
 
 
-def best_pass(
+def best_window(
     orbit: Orbit,
     alice: GroundStation,
     bob: GroundStation,
@@ -254,7 +256,7 @@ def best_pass(
     step_s: float = 10.0,
     criterion: str | Callable[[Window], float] = "longest",
 ) -> Window:
-    """The best double-visibility window in a search span.
+    """The best double-visibility window in a search span, by geometry or by a score.
 
     The span is centred on ``epoch`` unless ``start_s`` is given. ``criterion``:
 
@@ -262,7 +264,8 @@ def best_pass(
     * ``"min_range"``: the window with the smallest sum of the two slant ranges at its best
       moment (a geometric proxy for the smallest two-photon loss);
     * a callable ``score(window) -> float``: the window with the smallest score (for example
-      the pass's mean two-photon loss in dB, see :func:`qentangle.link.physics.best_pass_by_loss`).
+      the pass's mean two-photon loss in dB: :func:`qentangle.link.physics.best_pass` with
+      ``criterion="min_loss"``).
 
     Raises :class:`QentangleError` when no window exists in the span.
     """
@@ -279,7 +282,7 @@ def best_pass(
     if callable(criterion):
         scores = [criterion(w) for w in windows]
     else:
-        check_choice("criterion", criterion, CRITERIA)
+        check_choice("criterion", criterion, WINDOW_RANKINGS)
         if criterion == "longest":
             scores = [-w.duration_s for w in windows]
         else:

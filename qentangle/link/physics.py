@@ -412,6 +412,10 @@ def pass_physics(
     )
 
 
+CRITERIA = (*passes.WINDOW_RANKINGS, "min_loss")
+"""How :func:`best_pass` (and a scenario's ``time.criterion``) picks the pass."""
+
+
 def best_pass(
     orbit: Orbit,
     alice: GroundStation,
@@ -438,10 +442,10 @@ def best_pass(
     >>> abs(w.start_s) < 600
     True
     """
-    check_choice("time.criterion", criterion, (*passes.CRITERIA, "min_loss"))
+    check_choice("time.criterion", criterion, CRITERIA)
     check_positive_int("samples", samples, minimum=2)
     if criterion != "min_loss":
-        return passes.best_pass(
+        return passes.best_window(
             orbit, alice, bob, epoch, span_s, start_s=start_s, step_s=step_s, criterion=criterion
         )
     link = link or LinkConfig()
@@ -456,6 +460,6 @@ def best_pass(
         )
         return float(np.mean(physics.loss_db))
 
-    return passes.best_pass(
+    return passes.best_window(
         orbit, alice, bob, epoch, span_s, start_s=start_s, step_s=step_s, criterion=mean_loss
     )

@@ -41,6 +41,7 @@ from qentangle.errors import QentangleError, ValidationError, check_positive_int
 KEY_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qentangle.invalid/network/keystore/key")
 
 ROLES = ("master", "slave")
+BLOCK_STATES = ("pending", "stored")
 _SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -222,20 +223,32 @@ class KeyStore:
 
     # ------------------------------------------------------------------ blocks
     def commit_block(
-        self, block_id: str, keys: bytes, *, key_bytes: int, params: dict[str, Any]
+        self,
+        block_id: str,
+        keys: bytes | Sequence[bytes],
+        *,
+        key_bytes: int,
+        params: dict[str, Any],
+        state: str = "stored",
     ) -> list[str]:
         """Store a distilled block and its keys in one transaction; return the key IDs.
 
-        ``keys`` is cut into ``len(keys) // key_bytes`` keys of ``key_bytes`` bytes (a tail
-        shorter than one key is not stored). ``params`` (JSON-safe: security parameters, QBER,
-        ...) is kept with the block. Committing the same block again with the same bytes returns
-        the same IDs and changes nothing; different bytes under an existing ``block_id`` raise
-        :class:`KeyStoreError` (without key bits in the message).
+        ``keys`` (bytes, or a sequence of bytes that are concatenated) is cut into
+        ``len(keys) // key_bytes`` keys of ``key_bytes`` bytes (a tail shorter than one key is
+        not stored). ``params`` (JSON-safe: security parameters, QBER, ...) is kept with the
+        block. Committing the same block again with the same bytes returns the same IDs and
+        changes nothing (a ``"pending"`` block committed again as ``"stored"`` is confirmed);
+        different bytes under an existing ``block_id`` raise :class:`KeyStoreError` (without
+        key bits in the message).
+
+        ``state="pending"`` stores the block for a two-phase agreement between stations: its
+        keys are never allocated until :meth:`confirm_block`; :meth:`drop_block` removes it.
         """
+        state = _check_block_state(state)
         if not isinstance(block_id, str) or not block_id or len(block_id) > 200:
             raise ValidationError(f"block_id={block_id!r} is not valid: expected a non-empty string")
         key_bytes = check_positive_int("key_bytes", key_bytes)
-        payload = bytes(keys)
+        payload = bytes(keys) if isinstance(keys, (bytes, bytearray, memoryview)) else b"".join(keys)
         count = len(payload) // key_bytes
         if count == 0:
             raise ValidationError(
@@ -253,12 +266,14 @@ class KeyStore:
             if row is not None:
                 if row[0] != digest:
                     raise KeyStoreError(f"block {block_id!r} is already stored with different keys")
+                if state == "stored":
+                    db.execute("UPDATE blocks SET state = 'stored' WHERE block_id = ?", (block_id,))
                 return ids
             cursor = db.execute(
                 "INSERT INTO blocks"
                 " (block_id, length_bits, key_bytes, key_count, digest, params, state, created)"
-                " VALUES (?, ?, ?, ?, ?, ?, 'stored', ?)",
-                (block_id, 8 * len(payload), key_bytes, count, digest, params_text, time.time()),
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (block_id, 8 * len(payload), key_bytes, count, digest, params_text, state, time.time()),
             )
             seq = cursor.lastrowid
             db.executemany(
@@ -269,6 +284,35 @@ class KeyStore:
                 ),
             )
         return ids
+
+    def confirm_block(self, block_id: str) -> None:
+        """Turn a ``"pending"`` block into a ``"stored"`` one (its keys become available).
+
+        Raises :class:`KeyStoreError` when the block is not stored at all.
+        """
+        with self._write() as db:
+            cursor = db.execute("UPDATE blocks SET state = 'stored' WHERE block_id = ?", (block_id,))
+            if cursor.rowcount == 0:
+                raise KeyStoreError(f"block {block_id!r} is not stored")
+
+    def drop_block(self, block_id: str) -> bool:
+        """Remove a block and its keys in one transaction; return whether it was there.
+
+        Refused (:class:`KeyStoreError`) once any of its keys is allocated: keys that may have
+        reached an application are never taken back.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT seq FROM blocks WHERE block_id = ?", (block_id,)).fetchone()
+            if row is None:
+                return False
+            used = db.execute(
+                "SELECT COUNT(*) FROM keys WHERE block_seq = ? AND allocation IS NOT NULL", (row[0],)
+            ).fetchone()[0]
+            if used:
+                raise KeyStoreError(f"block {block_id!r} has {used} allocated key(s) and cannot be dropped")
+            db.execute("DELETE FROM keys WHERE block_seq = ?", (row[0],))
+            db.execute("DELETE FROM blocks WHERE seq = ?", (row[0],))
+        return True
 
     def has_block(self, block_id: str) -> bool:
         """Whether the block ``block_id`` is stored (whole: blocks are never half stored)."""
@@ -321,12 +365,15 @@ class KeyStore:
         return hasher.hexdigest()
 
     def stats(self) -> dict[str, int]:
-        """Counts only (no key bits): blocks, keys, bits, available, allocated, delivered keys and
-        ``available_bytes`` (the bytes of the keys not yet allocated)."""
+        """Counts only (no key bits): blocks, keys, bits; keys ``available`` (free, in stored
+        blocks), ``pending`` (in blocks not yet confirmed), ``allocated`` (not yet delivered
+        here) and ``delivered``; ``available_bytes`` (the bytes of the available keys)."""
         blocks, bits = self._read("SELECT COUNT(*), COALESCE(SUM(length_bits), 0) FROM blocks").fetchone()
-        keys, available, available_bytes = self._read(
-            "SELECT COUNT(*), COALESCE(SUM(allocation IS NULL), 0),"
-            " COALESCE(SUM(CASE WHEN allocation IS NULL THEN size_bytes END), 0) FROM keys"
+        keys, pending, available, available_bytes = self._read(
+            "SELECT COUNT(*), COALESCE(SUM(b.state = 'pending'), 0),"
+            " COALESCE(SUM(k.allocation IS NULL AND b.state = 'stored'), 0),"
+            " COALESCE(SUM(CASE WHEN k.allocation IS NULL AND b.state = 'stored' THEN k.size_bytes END), 0)"
+            " FROM keys k JOIN blocks b ON b.seq = k.block_seq"
         ).fetchone()
         delivered = self._read(
             "SELECT COUNT(*) FROM keys k JOIN allocations a ON a.key_id = k.allocation"
@@ -337,7 +384,8 @@ class KeyStore:
             "keys": int(keys),
             "bits": int(bits),
             "available": int(available),
-            "allocated": int(keys - available - delivered),
+            "pending": int(pending),
+            "allocated": int(keys - available - pending - delivered),
             "delivered": int(delivered),
             "available_bytes": int(available_bytes),
         }
@@ -356,32 +404,67 @@ class KeyStore:
         allocations are recorded with this store as the *master* side. Raises
         :class:`KeysUnavailable` (nothing allocated) when the store holds too few keys.
         """
-        key_count = check_positive_int("key_count", key_count)
-        size_bytes = _size_bytes(size_bits)
-        _check_sae("master_sae", master_sae)
-        _check_sae("slave_sae", slave_sae)
-        with self._write() as db:
-            allocations: list[Allocation] = []
-            rows = db.execute(
-                "SELECT key_id, size_bytes FROM keys WHERE allocation IS NULL ORDER BY block_seq, idx"
-            )
-            units: list[str] = []
-            have = 0
-            for key_id, unit_bytes in rows:
-                units.append(key_id)
-                have += unit_bytes
-                if have >= size_bytes:
-                    allocations.append(Allocation(units[0], master_sae, slave_sae, size_bits, tuple(units)))
-                    units, have = [], 0
-                    if len(allocations) == key_count:
-                        break
-            rows.close()
-            if len(allocations) < key_count:
-                raise KeysUnavailable(
-                    f"the store holds {len(allocations)} key(s) of {size_bits} bits, {key_count} requested"
+        (result,) = self.allocate_many([(key_count, size_bits, master_sae, slave_sae)])
+        if isinstance(result, KeysUnavailable):
+            raise result
+        return result
+
+    def allocate_many(
+        self, requests: Sequence[tuple[int, int, str, str]]
+    ) -> list[list[Allocation] | KeysUnavailable]:
+        """:meth:`allocate` for several ``(key_count, size_bits, master_sae, slave_sae)`` requests
+        in one transaction (one disk sync). Each request gets its allocations, or a
+        :class:`KeysUnavailable` (and takes nothing) when too few keys are left for it."""
+        checked = []
+        for key_count, size_bits, master_sae, slave_sae in requests:
+            checked.append(
+                (
+                    check_positive_int("key_count", key_count),
+                    _size_bytes(size_bits),
+                    int(size_bits),
+                    _check_sae("master_sae", master_sae),
+                    _check_sae("slave_sae", slave_sae),
                 )
-            self._insert_allocations(db, allocations, "master")
-        return allocations
+            )
+        results: list[list[Allocation] | KeysUnavailable] = []
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT k.key_id, k.size_bytes FROM keys k JOIN blocks b ON b.seq = k.block_seq"
+                " WHERE k.allocation IS NULL AND b.state = 'stored' ORDER BY k.block_seq, k.idx"
+            )
+            spare: list[tuple[str, int]] = []  # fetched but not used, in order
+            fresh: list[Allocation] = []
+            for key_count, size_bytes, size_bits, master_sae, slave_sae in checked:
+                taken: list[tuple[str, int]] = []
+                allocations: list[Allocation] = []
+                units: list[str] = []
+                have = 0
+                while len(allocations) < key_count:
+                    unit = spare.pop(0) if spare else rows.fetchone()
+                    if unit is None:
+                        break
+                    taken.append(unit)
+                    units.append(unit[0])
+                    have += unit[1]
+                    if have >= size_bytes:
+                        allocations.append(
+                            Allocation(units[0], master_sae, slave_sae, size_bits, tuple(units))
+                        )
+                        units, have = [], 0
+                if len(allocations) < key_count:
+                    spare[:0] = taken
+                    results.append(
+                        KeysUnavailable(
+                            f"the store holds {len(allocations)} key(s) of {size_bits} bits,"
+                            f" {key_count} requested"
+                        )
+                    )
+                    continue
+                fresh.extend(allocations)
+                results.append(allocations)
+            rows.close()
+            self._insert_allocations(db, fresh, "master")
+        return results
 
     def record_allocations(self, allocations: Sequence[Allocation]) -> None:
         """Record, as the *slave* side, allocations made by the other station's store.
@@ -421,7 +504,9 @@ class KeyStore:
                 have = 0
                 for unit in allocation.unit_ids:
                     row = db.execute(
-                        "SELECT size_bytes, allocation FROM keys WHERE key_id = ?", (unit,)
+                        "SELECT k.size_bytes, k.allocation FROM keys k JOIN blocks b ON b.seq = k.block_seq"
+                        " WHERE k.key_id = ? AND b.state = 'stored'",
+                        (unit,),
                     ).fetchone()
                     if row is None:
                         raise KeysUnavailable(
@@ -462,33 +547,59 @@ class KeyStore:
         :class:`KeyAccessError` and nothing is delivered. The key bits are then wiped from the
         store (SQLite ``secure_delete``).
         """
-        role = _check_role(role)
-        if len(set(key_ids)) != len(key_ids):
-            raise KeyAccessError("a key ID is requested twice")
+        (result,) = self.deliver_many([(key_ids, role, master_sae, slave_sae)])
+        if isinstance(result, KeyAccessError):
+            raise result
+        return result
+
+    def deliver_many(
+        self, requests: Sequence[tuple[Sequence[str], str, str, str]]
+    ) -> list[list[tuple[str, bytes]] | KeyAccessError]:
+        """:meth:`deliver` for several ``(key_ids, role, master_sae, slave_sae)`` requests in one
+        transaction; each request is delivered whole or gets a :class:`KeyAccessError`."""
+        for _, role, _, _ in requests:
+            _check_role(role)
+        results: list[list[tuple[str, bytes]] | KeyAccessError] = []
         with self._write() as db:
             now = time.time()
-            delivered: list[tuple[str, bytes]] = []
-            for key_id in key_ids:
-                row = db.execute(
-                    "SELECT master_sae, slave_sae, size_bits, local_role, delivered FROM allocations"
-                    " WHERE key_id = ?",
-                    (key_id,),
-                ).fetchone()
-                if row is None or row[3] != role:
-                    raise KeyAccessError(f"key {key_id} is not allocated at this KME")
-                if (row[0], row[1]) != (master_sae, slave_sae):
-                    raise KeyAccessError(f"key {key_id} belongs to another SAE pair")
-                if row[4] is not None:
-                    raise KeyAccessError(f"key {key_id} was already delivered")
-                bits = b"".join(
-                    part[0]
-                    for part in db.execute(
-                        "SELECT bits FROM keys WHERE allocation = ? ORDER BY position", (key_id,)
-                    )
+            for key_ids, role, master_sae, slave_sae in requests:
+                db.execute("SAVEPOINT request")
+                try:
+                    results.append(self._deliver_in(db, list(key_ids), role, master_sae, slave_sae, now))
+                except KeyAccessError as error:
+                    db.execute("ROLLBACK TO request")
+                    results.append(error)
+                db.execute("RELEASE request")
+        return results
+
+    @staticmethod
+    def _deliver_in(
+        db: sqlite3.Connection, key_ids: list[str], role: str, master_sae: str, slave_sae: str, now: float
+    ) -> list[tuple[str, bytes]]:
+        if len(set(key_ids)) != len(key_ids):
+            raise KeyAccessError("a key ID is requested twice")
+        delivered: list[tuple[str, bytes]] = []
+        for key_id in key_ids:
+            row = db.execute(
+                "SELECT master_sae, slave_sae, size_bits, local_role, delivered FROM allocations"
+                " WHERE key_id = ?",
+                (key_id,),
+            ).fetchone()
+            if row is None or row[3] != role:
+                raise KeyAccessError(f"key {key_id} is not allocated at this KME")
+            if (row[0], row[1]) != (master_sae, slave_sae):
+                raise KeyAccessError(f"key {key_id} belongs to another SAE pair")
+            if row[4] is not None:
+                raise KeyAccessError(f"key {key_id} was already delivered")
+            bits = b"".join(
+                part[0]
+                for part in db.execute(
+                    "SELECT bits FROM keys WHERE allocation = ? ORDER BY position", (key_id,)
                 )
-                delivered.append((key_id, bits[: row[2] // 8]))
-                db.execute("UPDATE allocations SET delivered = ? WHERE key_id = ?", (now, key_id))
-                db.execute("UPDATE keys SET bits = NULL WHERE allocation = ?", (key_id,))
+            )
+            delivered.append((key_id, bits[: row[2] // 8]))
+            db.execute("UPDATE allocations SET delivered = ? WHERE key_id = ?", (now, key_id))
+            db.execute("UPDATE keys SET bits = NULL WHERE allocation = ?", (key_id,))
         return delivered
 
     def allocation(self, key_id: str) -> dict[str, Any] | None:
@@ -617,6 +728,12 @@ def _digest(block_id: str, key_bytes: int, payload: bytes) -> str:
     hasher = hashlib.sha256(f"qentangle-block\0{block_id}\0{key_bytes}\0".encode())
     hasher.update(payload)
     return hasher.hexdigest()
+
+
+def _check_block_state(state: Any) -> str:
+    if state not in BLOCK_STATES:
+        raise ValidationError(f"state={state!r} is not valid: expected one of {', '.join(BLOCK_STATES)}")
+    return state
 
 
 def _size_bytes(size_bits: Any) -> int:

@@ -37,7 +37,7 @@ from qentangle.states import BASIS_ANGLES, BASIS_NAMES, ideal_correlator
 
 ARMS = ("alice", "bob", "both")
 ATTACKS = ("intercept-resend", "probe", "fake-source")
-_BASIS_NAMES = dict(zip(BASIS_NAMES, BASIS_ANGLES, strict=True))
+_BASIS_ANGLE_OF = dict(zip(BASIS_NAMES, BASIS_ANGLES, strict=True))
 
 
 def _arm_qubits(arm: str, alice: int, bob: int) -> list[int]:
@@ -45,7 +45,7 @@ def _arm_qubits(arm: str, alice: int, bob: int) -> list[int]:
 
 
 def _bases(value: tuple) -> tuple[float, ...]:
-    angles = tuple(_BASIS_NAMES.get(b, b) if isinstance(b, str) else b for b in value)
+    angles = tuple(_BASIS_ANGLE_OF.get(b, b) if isinstance(b, str) else b for b in value)
     for b in angles:
         if isinstance(b, str):
             raise ValidationError(f"bases: {b!r} is not valid: expected 'z', 'x' or a Bloch angle")

@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from qentangle.analysis import qber_stats
 from qentangle.engines import Engine
-from qentangle.errors import ValidationError, check_range
+from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
-from qentangle.protocols.chsh import qber_stats
+from qentangle.params import Param
 from qentangle.protocols.keying import BasisFigures, KeyOptions, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
@@ -34,6 +35,8 @@ from qentangle.rng import SeedLike
 from qentangle.states import BASIS_ANGLES, BASIS_NAMES, ideal_correlator
 
 BASES = BASIS_ANGLES  # index 0 = Z, 1 = X
+P_Z = Param("p_z", float, low=0.0, high=1.0, low_open=True, high_open=True, default=0.5, metavar="P",
+            help="probability that each endpoint measures Z")
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def run_bbm92(
     empty; see :mod:`qentangle.protocols.keying`.
     """
     chunk = check_chunk_size(chunk_size)
-    p_z = check_range("p_z", p_z, 0.0, 1.0, low_open=True, high_open=True)
+    p_z = P_Z.check(p_z)
     options = key_options or KeyOptions()
     if options.estimation == "ec" and p_z != 0.5:
         raise ValidationError("estimation='ec' needs p_z=0.5: both bases must feed the key")

@@ -1,37 +1,35 @@
-"""The CHSH Bell test: correlators, S, its statistics and a rigorous test of local realism.
+"""The CHSH Bell test: in one lab (:func:`run_chsh`), between two distant endpoints
+(:func:`run_bell_test`) and as an angle sweep (:func:`chsh_sweep`).
 
-:func:`run_chsh` measures a (noisy) Bell pair at four setting pairs and reports each
-correlator with its count, ``S = E(a,b) - E(a,b') + E(a',b) + E(a',b')``, the standard error
+Every variant tallies its rounds per (setting pair, outcome) and hands the tally to the one CHSH
+analysis, :func:`qentangle.analysis.analyse_chsh`: each correlator with its count,
+``S = E(a,b) - E(a,b') + E(a',b) + E(a',b')``, the standard error
 ``sigma_S = sqrt(sum_i (1 - E_i^2) / N_i)``, the violation ``z = (S - 2) / sigma_S`` with a
 normal-approximation p-value, and a p-value against local realism that needs no i.i.d.
-assumption (the CHSH game, see below).
+assumption (the CHSH game: wins against Binomial(N, 3/4), see :mod:`qentangle.analysis`).
+Both runs return a :class:`ChshResult`.
 
 **Settings.** With ``settings="random"`` (the default) every round draws Alice's setting
 bit ``x`` and Bob's setting bit ``y`` independently and uniformly, as a Bell test must for the
 rigorous p-value: the ``shots`` rounds are split evenly over the four setting pairs *in
 expectation* and the realised counts ``N_i`` are reported. ``settings="balanced"`` gives every
-setting pair exactly ``shots // 4`` rounds (the first ``shots % 4`` pairs one more).
+setting pair exactly ``shots // 4`` rounds (the first ``shots % 4`` pairs one more); the
+setting order is then a schedule, not independent draws, and the rigorous p-value is reported
+under the stated assumption that the source cannot exploit it (``rigorous_assumption`` in the
+result says which case applies). The rigorous p-value uses the raw outcomes: readout
+mitigation is a post-processing that assumes a calibration, so it never enters the test.
 
-**The rigorous p-value (CHSH game).** Round ``i`` is *won* when the outcomes agree on a
-setting pair with sign +1 in S and differ on the pair with sign -1. A local-realist model, with
-any memory of the past and any dependence between rounds, wins each round with probability at
-most 3/4 *given the past*, provided the settings are uniform and independent of that past.
-The number of wins is then stochastically dominated by a Binomial(N, 3/4) variable
-(Gill 2003; Elkouss & Wehner, npj Quantum Inf. 2, 16026 (2016)), so
-
-    p_value_rigorous = P[Binomial(N, 3/4) >= wins]
-
-is a valid p-value with no i.i.d. assumption. Its Chernoff relaxation is the Azuma-Hoeffding
-bound ``p_value_hoeffding = exp(-2 N (w - 3/4)^2)`` for a win fraction ``w > 3/4`` (1 otherwise),
-which is always larger. The rigorous p-value uses the raw outcomes: readout mitigation is a
-post-processing that assumes a calibration, so it never enters the test. With
-``settings="balanced"`` the setting order is a random permutation, not independent draws;
-the same formula is reported under the stated assumption that the source cannot exploit the
-balanced schedule (``rigorous_assumption`` in the result says which case applies).
-
-If the chosen angles and state predict a negative S (e.g. user-chosen angles), the test is
-oriented before looking at the data: ``orientation = -1``, the z-score is
+**Orientation.** If the chosen angles and state predict a negative S (e.g. user-chosen
+angles), the test is oriented before looking at the data: ``orientation = -1``, the z-score is
 ``(-S - 2) / sigma_S`` and the game's signs are flipped.
+
+**The distributed test.** In :func:`run_bell_test` Alice and Bob each choose their setting per
+round with their own generator, Bob announces his settings and outcomes over the authenticated
+channel, and the noise may change along the run (a ``schedule`` of segments, as in a satellite
+pass); its ``predicted_S`` is the round-weighted closed form over the segments.
+
+The closed forms (``predicted_S`` and friends) live in :mod:`qentangle.theory`, the statistics
+in :mod:`qentangle.analysis`; both are re-exported here for one release.
 
 >>> result = run_chsh("phi+", shots=4000, seed=1)
 >>> round(result.S, 1) in (2.7, 2.8, 2.9)
@@ -42,136 +40,54 @@ True
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from scipy.special import logsumexp
 
-from qentangle.engines import Engine, correlator, get_engine
-from qentangle.errors import ValidationError, check_choice, check_finite, check_positive_int
+from qentangle.analysis import (  # noqa: F401  (statistics re-exported from their old home for one release)
+    CHSH_SIGNS,
+    CLASSICAL_BOUND,
+    LOCAL_WIN_PROBABILITY,
+    TSIRELSON_BOUND,
+    ChshStatistics,
+    analyse_chsh,
+    chsh_game_p_values,
+    chsh_game_wins,
+    chsh_orientation,
+    chsh_statistic,
+    correlator_stats,
+    qber_stats,
+    tally,
+)
+from qentangle.engines import Engine, get_engine
+from qentangle.errors import ValidationError, check_choice, check_positive_int
+from qentangle.limits import Cost
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import PairSetup
-from qentangle.rng import SeedLike, spawn_generators
-from qentangle.states import check_state, chsh_value, optimal_chsh_angles
+from qentangle.params import Param
+from qentangle.protocols.session import Schedule, check_chunk_size, open_session
+from qentangle.rng import SeedLike, party_streams
+from qentangle.states import check_state
+from qentangle.theory import (  # noqa: F401  (closed forms re-exported from their old home for one release)
+    check_chsh_angles,
+    predicted_correlator,
+    predicted_density_matrix,
+    predicted_distribution,
+    predicted_S,
+)
 
-CLASSICAL_BOUND = 2.0
-TSIRELSON_BOUND = 2.0 * math.sqrt(2.0)
-LOCAL_WIN_PROBABILITY = 0.75
-CHSH_SIGNS = np.array([1, -1, 1, 1])  # S = E(a,b) - E(a,b') + E(a',b) + E(a',b')
 SETTING_MODES = ("random", "balanced")
+SHOTS = Param("shots", int, low=4, default=10_000, metavar="N",
+              help="total rounds, split over the 4 setting pairs",
+              cost=Cost(bytes_per_unit=48, units_per_second=5e6, fixed_bytes=250e6))  # measured: 41 B/shot
 _TOP_LEVEL_ENGINE_KEYS = ("backend", "qubits", "job_ids", "pair_errors")
-_EQUAL = np.array([1.0, -1.0, -1.0, 1.0])  # +1 when bit_a == bit_b, per outcome code 0..3
-
-
-# ---------------------------------------------------------------------------------- theory
-_PAULI_I = np.eye(2, dtype=complex)
-_PAULI_Z = np.diag([1.0, -1.0]).astype(complex)
-_BELL_VECTORS = {  # index 2 * bit_a + bit_b (Alice most significant)
-    "phi+": np.array([1, 0, 0, 1]) / math.sqrt(2),
-    "phi-": np.array([1, 0, 0, -1]) / math.sqrt(2),
-    "psi+": np.array([0, 1, 1, 0]) / math.sqrt(2),
-    "psi-": np.array([0, 1, -1, 0]) / math.sqrt(2),
-}
-
-
-def _ry(angle: np.ndarray | float) -> np.ndarray:
-    """RY(angle) = exp(-i angle Y / 2), broadcast over ``angle`` (shape (..., 2, 2))."""
-    half = np.asarray(angle, dtype=float) / 2
-    c, s = np.cos(half), np.sin(half)
-    return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2).astype(complex)
-
-
-def _on_arm(kraus: list[np.ndarray], rho: np.ndarray, arm: int) -> np.ndarray:
-    ops = [np.kron(k, _PAULI_I) if arm == 0 else np.kron(_PAULI_I, k) for k in kraus]
-    return sum(k @ rho @ k.conj().T for k in ops)
-
-
-def _white(rho: np.ndarray, p: float, dim: int = 4) -> np.ndarray:
-    return (1 - p) * rho + p * np.trace(rho) * np.eye(dim) / dim
-
-
-def predicted_density_matrix(state: str, noise: NoiseConfig | None = None) -> np.ndarray:
-    """The pair's 4x4 density matrix after the channels, in closed form (numpy, no Aer).
-
-    Index ``2 * bit_a + bit_b`` (Alice most significant, unlike Qiskit's order). Channels act
-    as in :mod:`qentangle.noise`: two-qubit depolarizing, accidental white noise, then on
-    each arm misalignment, dephasing, amplitude damping and depolarizing.
-
-    >>> rho = predicted_density_matrix("phi+", NoiseConfig(depolarizing=0.2))
-    >>> float(np.round(rho[0, 3].real, 6))
-    0.4
-    """
-    noise = NoiseConfig() if noise is None else noise
-    vector = _BELL_VECTORS[check_state(state)].astype(complex)
-    rho = np.outer(vector, vector.conj())
-    rho = _white(_white(rho, noise.depolarizing), noise.accidental)
-    for arm, name in enumerate("ab"):
-        theta = math.radians(getattr(noise, f"misalignment_{name}_deg"))
-        rho = _on_arm([_ry(2 * theta)], rho, arm)
-        p = getattr(noise, f"dephasing_{name}")
-        rho = _on_arm([math.sqrt(1 - p) * _PAULI_I, math.sqrt(p) * _PAULI_Z], rho, arm)
-        g = getattr(noise, f"amplitude_damping_{name}")
-        damping = [np.array([[1, 0], [0, math.sqrt(1 - g)]]), np.array([[0, math.sqrt(g)], [0, 0]])]
-        rho = _on_arm([k.astype(complex) for k in damping], rho, arm)
-        d = getattr(noise, f"depolarizing_{name}")  # Qiskit: (1 - d) rho + d Tr_arm(rho) I/2
-        reduced = rho.reshape(2, 2, 2, 2)
-        traced = np.einsum("ajak->jk", reduced) if arm == 0 else np.einsum("iaka->ik", reduced)
-        mixed = np.kron(np.eye(2) / 2, traced) if arm == 0 else np.kron(traced, np.eye(2) / 2)
-        rho = (1 - d) * rho + d * mixed
-    return rho
-
-
-def predicted_distribution(
-    state: str, a: float | np.ndarray, b: float | np.ndarray, noise: NoiseConfig | None = None
-) -> np.ndarray:
-    """Closed-form joint outcome probabilities (..., 4) at Bloch angles ``a``, ``b``.
-
-    Readout error is applied with each endpoint's confusion matrix. ``a`` and ``b``
-    broadcast against each other.
-
-    >>> np.round(predicted_distribution("phi+", 0.0, 0.0), 6).tolist()
-    [0.5, 0.0, 0.0, 0.5]
-    """
-    noise = NoiseConfig() if noise is None else noise
-    a_arr, b_arr = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
-    if not (np.all(np.isfinite(a_arr)) and np.all(np.isfinite(b_arr))):
-        raise ValidationError("angles a, b must be finite numbers (Bloch radians)")
-    rho = predicted_density_matrix(state, noise).reshape(2, 2, 2, 2)
-    ua, ub = _ry(-a_arr), _ry(-b_arr)  # measurement rotation RY(-theta), then Z
-    joint = np.einsum("...ik,...jl,klmn,...im,...jn->...ij", ua, ub, rho, ua.conj(), ub.conj()).real
-    joint = noise.confusion_matrix("a") @ joint @ noise.confusion_matrix("b").T
-    return joint.reshape(*joint.shape[:-2], 4)
-
-
-def predicted_correlator(
-    state: str, a: float | np.ndarray, b: float | np.ndarray, noise: NoiseConfig | None = None
-) -> float | np.ndarray:
-    """Closed-form E(a, b) = P(equal) - P(different) of the noisy pair (numpy, no Aer).
-
-    >>> round(float(predicted_correlator("phi+", 0.0, math.pi / 4, NoiseConfig(depolarizing=0.1))), 6)
-    0.636396
-    """
-    value = correlator(predicted_distribution(state, a, b, noise))
-    return float(value) if np.ndim(value) == 0 else value
-
-
-def predicted_S(
-    state: str = "phi+",
-    angles: Sequence[float] | None = None,
-    noise: NoiseConfig | None = None,
-) -> float:
-    """Closed-form S at ``angles`` = (a, a', b, b') (the state's optimal ones by default).
-
-    >>> round(predicted_S("psi-", noise=NoiseConfig(depolarizing=0.25)), 6)
-    2.12132
-    """
-    a, a2, b, b2 = _check_angles(state, angles)
-    values = predicted_correlator(state, np.array([a, a, a2, a2]), np.array([b, b2, b, b2]), noise)
-    return float(chsh_value(values))
+RANDOM_SETTINGS_ASSUMPTION = "none beyond uniform, independent per-round settings (i.i.d. not needed)"
+BALANCED_SETTINGS_ASSUMPTION = (
+    "balanced schedule, not independent random settings: valid only if the source "
+    "cannot exploit the schedule"
+)
 
 
 # ---------------------------------------------------------------------------------- results
@@ -208,13 +124,17 @@ class SettingCorrelator:
 
 @dataclass(frozen=True)
 class ChshResult:
-    """Everything one CHSH run measured, as a value. ``to_dict()`` is JSON-safe."""
+    """Everything one CHSH run measured, as a value. ``to_dict()`` is JSON-safe.
+
+    ``shots`` counts every round; ``noise`` is None when it varied along the run (a schedule of
+    segments in :func:`run_bell_test`; ``extra["noise_configurations"]`` then counts them).
+    """
 
     state: str
     angles: tuple[float, float, float, float]
     shots: int
     settings: str
-    noise: NoiseConfig
+    noise: NoiseConfig | None
     engine_info: dict[str, Any]
     correlators: tuple[SettingCorrelator, ...]
     S: float
@@ -251,13 +171,14 @@ class ChshResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (NaN stays a float; the CLI prints it as null)."""
         return {
+            "protocol": "chsh",
             "state": self.state,
             "engine": self.engine,
             "engine_info": dict(self.engine_info),
             "shots": self.shots,
             "settings": self.settings,
             "angles": list(self.angles),
-            "noise": self.noise.to_dict(),
+            "noise": self.noise.to_dict() if self.noise is not None else None,
             "S": self.S,
             "S_stderr": self.S_stderr,
             "z_score": self.z_score,
@@ -283,131 +204,6 @@ class ChshResult:
         }
 
 
-# ---------------------------------------------------------------------------------- statistics
-def correlator_stats(
-    counts: np.ndarray, confusion: tuple[np.ndarray, np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Correlators and standard errors from counts (..., 4), optionally readout-mitigated.
-
-    Mitigation inverts each endpoint's confusion matrix M[read, true] on the joint
-    distribution; the mitigated E is linear in the frequencies, so its variance is the
-    multinomial variance of that linear statistic, plus, when ``confusion`` carries its
-    calibration statistics (a :class:`~qentangle.ibm.mitigation.ReadoutConfusion`), the
-    calibration's own sampling error (delta method over the four estimated flips). Without
-    mitigation the standard error is sqrt((1 - E^2) / N). Settings with no rounds give NaN.
-
-    >>> E, se = correlator_stats(np.array([[45, 5, 5, 45]]))
-    >>> float(E[0]), round(float(se[0]), 4)
-    (0.8, 0.06)
-    """
-    E, variance, gradients, flips = _correlator_moments(counts, confusion)
-    if gradients is not None:
-        variance = variance + gradients**2 @ flips
-    return E, np.sqrt(np.clip(variance, 0.0, None))
-
-
-def qber_stats(
-    counts: np.ndarray, sign: float = 1.0, confusion: tuple[np.ndarray, np.ndarray] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Error rate ``(1 - sign E) / 2`` and its standard error from one basis's counts (..., 4).
-
-    ``sign`` is the ideal correlation in that basis (+1: equal bits, -1: opposite bits);
-    ``confusion`` mitigates readout as in :func:`correlator_stats`.
-
-    >>> rate, se = qber_stats(np.array([45, 5, 5, 45]))
-    >>> round(float(rate), 6), round(float(se), 4)
-    (0.1, 0.03)
-    """
-    E, se = correlator_stats(counts, confusion)
-    return (1 - sign * E) / 2, se / 2
-
-
-def _correlator_moments(
-    counts: np.ndarray, confusion: tuple[np.ndarray, np.ndarray] | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """E, its multinomial variance, dE/dflip (..., 4) and the flips' variances (4,).
-
-    The last two are None unless ``confusion`` carries calibration statistics.
-    """
-    counts = np.asarray(counts, dtype=float)
-    n = counts.sum(axis=-1)
-    gradients = flips = None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        freq = counts / n[..., None]
-        weights = _EQUAL
-        if confusion is not None:
-            inverse = np.kron(np.linalg.inv(confusion[0]), np.linalg.inv(confusion[1]))
-            weights = _EQUAL @ inverse  # E_mitigated = weights . freq
-        E = freq @ weights
-        variance = (freq @ weights**2 - E**2) / n
-        if hasattr(confusion, "flip_variances"):
-            gradients = freq @ confusion.weight_gradients(_EQUAL).T
-            flips = confusion.flip_variances()
-    return E, variance, gradients, flips
-
-
-def chsh_statistic(
-    counts: np.ndarray,
-    signs: np.ndarray = CHSH_SIGNS,
-    confusion: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(E, stderr of E, S = signs . E, stderr of S)`` from counts (..., settings, 4).
-
-    The settings' sampling errors are independent. A calibration (``confusion`` with its
-    statistics, as a backend engine returns it) is common to all settings: its error enters S
-    through dS/dflip = sum_i sign_i dE_i/dflip (delta method), once for S rather than setting
-    by setting.
-
-    >>> counts = np.array([[45, 5, 5, 45], [5, 45, 45, 5], [45, 5, 5, 45], [45, 5, 5, 45]])
-    >>> E, se, S, S_se = chsh_statistic(counts)
-    >>> round(float(S), 6), round(float(S_se), 4)
-    (3.2, 0.12)
-    """
-    signs = np.asarray(signs, dtype=float)
-    E, variance, gradients, flips = _correlator_moments(counts, confusion)
-    S = E @ signs
-    S_variance = np.sum(variance, axis=-1)
-    if gradients is not None:
-        S_variance = S_variance + np.einsum("i,...ik->...k", signs, gradients) ** 2 @ flips
-        variance = variance + gradients**2 @ flips
-    return E, np.sqrt(np.clip(variance, 0.0, None)), S, np.sqrt(np.clip(S_variance, 0.0, None))
-
-
-def chsh_game_wins(counts: np.ndarray, signs: np.ndarray = CHSH_SIGNS) -> int:
-    """Rounds won in the CHSH game: equal outcomes on + pairs, different outcomes on - pairs.
-
-    ``counts[i]`` holds the outcome counts (codes 00, 01, 10, 11) of setting pair ``i``.
-
-    >>> chsh_game_wins(np.array([[4, 1, 0, 5], [1, 4, 4, 1], [5, 0, 0, 5], [3, 1, 1, 5]]))
-    35
-    """
-    counts = np.asarray(counts)
-    equal = counts[:, 0] + counts[:, 3]
-    return int(np.sum(np.where(np.asarray(signs) > 0, equal, counts.sum(axis=1) - equal)))
-
-
-def chsh_game_p_values(wins: int, rounds: int) -> tuple[float, float, float]:
-    """(p_binomial, log10 p_binomial, p_hoeffding) of ``wins`` in ``rounds`` CHSH games.
-
-    p_binomial = P[Binomial(rounds, 3/4) >= wins]; p_hoeffding = exp(-2 N (w - 3/4)^2) for
-    w = wins / rounds > 3/4, else 1. Both are valid against any local model with memory
-    when the settings are uniform and independent of the past.
-
-    >>> p, log10p, hoeff = chsh_game_p_values(850, 1000)
-    >>> p < hoeff < 1e-8
-    True
-    """
-    if rounds <= 0:
-        return 1.0, 0.0, 1.0
-    log_p = float(stats.binom.logsf(wins - 1, rounds, LOCAL_WIN_PROBABILITY))
-    if not math.isfinite(log_p):  # far tail underflows: sum the (geometrically falling) terms
-        k = np.arange(wins, min(rounds, wins + 20_000) + 1)
-        log_p = float(logsumexp(stats.binom.logpmf(k, rounds, LOCAL_WIN_PROBABILITY)))
-    excess = wins / rounds - LOCAL_WIN_PROBABILITY
-    hoeffding = math.exp(-2 * rounds * excess**2) if excess > 0 else 1.0
-    return math.exp(log_p), log_p / math.log(10), hoeffding
-
-
 # ---------------------------------------------------------------------------------- experiment
 def run_chsh(
     state: str = "phi+",
@@ -427,122 +223,182 @@ def run_chsh(
         shots: total number of rounds (>= 4).
         noise: the channel (default noiseless).
         engine: "exact", "shots", "statevector" or an :class:`~qentangle.engines.Engine`.
-        seed: one seed for the setting choices and the engine (None: OS entropy).
+        seed: one seed for the setting choices and the engine (None: OS entropy); streams
+            ``alice``, ``bob`` and ``nature`` of :func:`qentangle.rng.party_streams`.
         settings: "random" (i.i.d. uniform per round) or "balanced" (exactly even split).
 
     >>> r = run_chsh("psi-", shots=2000, noise=NoiseConfig(depolarizing=0.1), seed=3)
-    >>> abs(r.S - 2 * math.sqrt(2) * 0.9) < 4 * r.S_stderr
+    >>> abs(r.S - 2**1.5 * 0.9) < 4 * r.S_stderr
     True
     """
     state = check_state(state)
-    a, a2, b, b2 = _check_angles(state, angles)
-    shots = check_positive_int("shots", shots, minimum=4)
+    angles = check_chsh_angles(state, angles)
+    a, a2, b, b2 = angles
+    shots = SHOTS.check(shots)
     noise = NoiseConfig() if noise is None else noise
     if not isinstance(noise, NoiseConfig):
         raise ValidationError(f"noise must be a NoiseConfig, got {type(noise).__name__}")
     settings = check_choice("settings", settings, SETTING_MODES)
     engine = get_engine(engine)
     setup = PairSetup(state, noise)
-    rng_alice, rng_bob, rng_engine = spawn_generators(seed, 3)
+    streams = party_streams(seed)
 
     if settings == "random":
-        x = rng_alice.integers(0, 2, shots)
-        y = rng_bob.integers(0, 2, shots)
-        codes = engine.outcomes(setup, (a, a2), (b, b2), x, y, rng_engine)
+        x = streams.alice.integers(0, 2, shots)
+        y = streams.bob.integers(0, 2, shots)
+        codes = engine.outcomes(setup, (a, a2), (b, b2), x, y, streams.nature)
         index = 2 * x.astype(np.intp) + y
-        assumption = "none beyond uniform, independent per-round settings (i.i.d. not needed)"
+        assumption = RANDOM_SETTINGS_ASSUMPTION
     else:
         per_pair = np.full(4, shots // 4)
         per_pair[: shots % 4] += 1
         pairs = [(a, b), (a, b2), (a2, b), (a2, b2)]
-        drawn = engine.sample(setup, pairs, per_pair.tolist(), rng_engine)
+        drawn = engine.sample(setup, pairs, per_pair.tolist(), streams.nature)
         codes = np.concatenate(drawn)
         index = np.repeat(np.arange(4), per_pair)
-        assumption = (
-            "balanced schedule, not independent random settings: valid only if the source "
-            "cannot exploit the schedule"
-        )
-    counts = np.bincount(4 * index + codes.astype(np.intp), minlength=16).reshape(4, 4)
-
-    # Orientation fixed before looking at data, from the noiseless prediction at these angles.
-    orientation = -1 if predicted_S(state, (a, a2, b, b2)) < 0 else 1
-    signs = orientation * CHSH_SIGNS
-    wins = chsh_game_wins(counts, signs)
-    p_rig, log10_p_rig, p_hoeff = chsh_game_p_values(wins, shots)
-
-    confusion = engine.readout_confusion()
-    E_raw, se_raw, S_raw, S_raw_stderr = chsh_statistic(counts)
-    E, se, S, S_stderr = chsh_statistic(counts, CHSH_SIGNS, confusion) if confusion is not None else (
-        E_raw, se_raw, S_raw, S_raw_stderr
+        assumption = BALANCED_SETTINGS_ASSUMPTION
+    return chsh_result(
+        tally(index, codes),
+        state=state,
+        angles=angles,
+        settings=settings,
+        noise=noise,
+        engine=engine,
+        rigorous_assumption=assumption,
+        predicted=predicted_S(state, angles, noise),
     )
-    S_raw, S_raw_stderr, S, S_stderr = float(S_raw), float(S_raw_stderr), float(S), float(S_stderr)
-    n = counts.sum(axis=1)
-    z = (orientation * S - CLASSICAL_BOUND) / S_stderr if S_stderr > 0 else _infinite_z(orientation * S)
-    p_normal = float(stats.norm.sf(z)) if not math.isnan(z) else math.nan
-    log10_p_normal = float(stats.norm.logsf(z)) / math.log(10) if not math.isnan(z) else math.nan
 
-    angle_pairs = ((a, b), (a, b2), (a2, b), (a2, b2))
+
+def run_bell_test(
+    pairs: int | None = None,
+    *,
+    schedule: Schedule | None = None,
+    state: str = "phi+",
+    noise: NoiseConfig | None = None,
+    angles: Sequence[float] | None = None,
+    engine: str | Engine = "exact",
+    seed: SeedLike = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+) -> ChshResult:
+    """CHSH test between two endpoints with per-round random settings (optimal angles by default).
+
+    Give ``pairs`` (with one ``noise``) or a ``schedule`` of ``(NoiseConfig, pairs)`` segments.
+    Alice keeps the tally: Bob's settings and outcomes reach her over the authenticated channel.
+    The seed's streams follow :func:`qentangle.rng.party_streams` (as every protocol session).
+
+    >>> result = run_bell_test(20_000, seed=3)
+    >>> abs(result.S - 2 * 2**0.5) < 4 * result.S_stderr, result.settings
+    (True, 'random')
+    """
+    state = check_state(state)
+    angles = check_chsh_angles(state, angles)
+    a, a2, b, b2 = angles
+    chunk = check_chunk_size(chunk_size)
+    session = open_session(
+        pairs=pairs,
+        schedule=schedule,
+        state=state,
+        noise=noise,
+        attacks=(),
+        engine=engine,
+        seed=seed,
+        angles_alice=(a, a2),
+        angles_bob=(b, b2),
+    )
+    alice, bob, channel = session.alice, session.bob, session.channel
+    counts = np.zeros((4, 4), dtype=np.int64)  # Alice's tally: [setting pair, outcome code]
+    for size in session.stream(chunk, progress=progress, label="chsh"):
+        bob_settings = session.announce_settings("bob", "chsh/settings")
+        bob_bits = np.unpackbits(channel.send("bob", "chsh/outcomes", np.packbits(bob.bits)), count=size)
+        counts += tally(2 * alice.settings.astype(np.intp) + bob_settings, 2 * alice.bits + bob_bits)
+    rounds: dict[NoiseConfig, int] = {}
+    for setup, count in session.segments:
+        rounds[setup.noise] = rounds.get(setup.noise, 0) + count
+    predicted = sum(count * predicted_S(state, angles, n) for n, count in rounds.items()) / session.pairs
+    extra: dict[str, Any] = {"elapsed_s": session.elapsed_s}
+    if len(rounds) > 1:
+        extra["noise_configurations"] = len(rounds)
+    result = chsh_result(
+        counts,
+        state=state,
+        angles=angles,
+        settings="random",
+        noise=next(iter(rounds)) if len(rounds) == 1 else None,
+        engine=session.engine,
+        rigorous_assumption=RANDOM_SETTINGS_ASSUMPTION,
+        predicted=predicted,
+        extra=extra,
+    )
+    channel.send("alice", "chsh/S", {"S": result.S, "S_stderr": result.S_stderr})
+    return result
+
+
+def chsh_result(
+    counts: np.ndarray,
+    *,
+    state: str,
+    angles: tuple[float, float, float, float],
+    settings: str,
+    noise: NoiseConfig | None,
+    engine: Engine,
+    rigorous_assumption: str,
+    predicted: float,
+    extra: dict[str, Any] | None = None,
+) -> ChshResult:
+    """The :class:`ChshResult` of a tally ``counts[setting pair, outcome code]`` at ``angles``.
+
+    The orientation comes from the noiseless prediction at these angles (fixed before the
+    data); readout is mitigated with the engine's calibration, if it has one; an engine that
+    predicts S itself (a device) overrides ``predicted`` and adds its band to ``extra``.
+    """
+    a, a2, b, b2 = angles
+    orientation = chsh_orientation(predicted_S(state, angles))
+    statistics = analyse_chsh(counts, orientation=orientation, confusion=engine.readout_confusion())
     correlators = tuple(
         SettingCorrelator(
             a=float(pa),
             b=float(pb),
             sign=int(CHSH_SIGNS[i]),
-            n=int(n[i]),
-            counts=tuple(int(c) for c in counts[i]),
-            E=float(E[i]),
-            stderr=float(se[i]),
-            E_raw=float(E_raw[i]),
+            n=int(statistics.n[i]),
+            counts=tuple(int(c) for c in statistics.counts[i]),
+            E=float(statistics.E[i]),
+            stderr=float(statistics.E_stderr[i]),
+            E_raw=float(statistics.E_raw[i]),
         )
-        for i, (pa, pb) in enumerate(angle_pairs)
+        for i, (pa, pb) in enumerate(((a, b), (a, b2), (a2, b), (a2, b2)))
     )
     info = dict(engine.info())
     # A backend predicts S at these angles from its qubits' error figures: predicted_S (and its
     # band) with readout error, for S_raw; predicted_S_mitigated (and band) without, for S.
-    device = getattr(engine, "chsh_prediction", None)
-    extra = dict(device(state, (a, a2, b, b2))) if callable(device) else {}
-    prediction = float(extra.get("predicted_S", predicted_S(state, (a, a2, b, b2), noise)))
+    device = engine.chsh_prediction(state, angles)
+    extra = {**(extra or {}), **(device or {})}
     return ChshResult(
         state=state,
-        angles=(a, a2, b, b2),
-        shots=shots,
+        angles=angles,
+        shots=statistics.rounds,
         settings=settings,
         noise=noise,
         engine_info=info,
         correlators=correlators,
-        S=S,
-        S_stderr=S_stderr,
-        z_score=float(z),
-        p_value=p_normal,
-        log10_p_value=log10_p_normal,
-        S_raw=S_raw,
-        S_raw_stderr=S_raw_stderr,
-        mitigated=confusion is not None,
+        S=statistics.S,
+        S_stderr=statistics.S_stderr,
+        z_score=float(statistics.z_score),
+        p_value=statistics.p_value,
+        log10_p_value=statistics.log10_p_value,
+        S_raw=statistics.S_raw,
+        S_raw_stderr=statistics.S_raw_stderr,
+        mitigated=statistics.mitigated,
         orientation=orientation,
-        wins=wins,
-        win_fraction=wins / shots,
-        p_value_rigorous=p_rig,
-        log10_p_value_rigorous=log10_p_rig,
-        p_value_hoeffding=p_hoeff,
-        rigorous_assumption=assumption,
-        predicted_S=prediction,
+        wins=statistics.wins,
+        win_fraction=statistics.win_fraction,
+        p_value_rigorous=statistics.p_value_rigorous,
+        log10_p_value_rigorous=statistics.log10_p_value_rigorous,
+        p_value_hoeffding=statistics.p_value_hoeffding,
+        rigorous_assumption=rigorous_assumption,
+        predicted_S=float(device["predicted_S"]) if device else float(predicted),
         extra=extra,
     )
-
-
-def _infinite_z(s: float) -> float:
-    """z-score when every correlator is exactly +-1 (zero standard error)."""
-    if s > CLASSICAL_BOUND:
-        return math.inf
-    return -math.inf if s < CLASSICAL_BOUND else 0.0
-
-
-def _check_angles(state: str, angles: Sequence[float] | None) -> tuple[float, float, float, float]:
-    if angles is None:
-        return optimal_chsh_angles(state)
-    if isinstance(angles, (str, bytes)) or len(angles) != 4:
-        raise ValidationError(f"angles={angles!r} is not valid: expected four Bloch angles (a, a', b, b')")
-    names = ("a", "a'", "b", "b'")
-    return tuple(check_finite(f"angles[{name}]", value) for name, value in zip(names, angles, strict=True))
 
 
 # ---------------------------------------------------------------------------------- sweep
@@ -609,7 +465,7 @@ def chsh_sweep(
     Every (theta, setting pair) circuit goes to the engine in one call.
 
     >>> sweep = chsh_sweep("phi+", np.linspace(0, np.pi, 5), shots=500, seed=2)
-    >>> sweep.S1.shape, bool(abs(sweep.S1[1] - 2 * math.sqrt(2)) < 4 * sweep.S1_stderr[1])
+    >>> sweep.S1.shape, bool(abs(sweep.S1[1] - 2**1.5) < 4 * sweep.S1_stderr[1])
     ((5,), True)
     """
     state = check_state(state)
@@ -619,15 +475,14 @@ def chsh_sweep(
     shots = check_positive_int("shots", shots)
     noise = NoiseConfig() if noise is None else noise
     engine = get_engine(engine)
-    (rng,) = spawn_generators(seed, 1)
+    rng = party_streams(seed).nature
 
     a = np.tile([0.0, 0.0, np.pi / 2, np.pi / 2], thetas.size)
     b = (thetas[:, None] + np.array([0.0, np.pi / 2, 0.0, np.pi / 2])).ravel()
     pairs = list(zip(a.tolist(), b.tolist(), strict=True))
     drawn = engine.sample(PairSetup(state, noise), pairs, [shots] * len(pairs), rng)
     block = np.repeat(np.arange(len(pairs)), shots)
-    counts = np.bincount(4 * block + np.concatenate(drawn).astype(np.intp), minlength=4 * len(pairs))
-    counts = counts.reshape(thetas.size, 4, 4)
+    counts = tally(block, np.concatenate(drawn), len(pairs)).reshape(thetas.size, 4, 4)
     confusion = engine.readout_confusion()
     E, se, S1, S1_stderr = chsh_statistic(counts, CHSH_SIGNS, confusion)
     _, _, S2, S2_stderr = chsh_statistic(counts, S2_SIGNS, confusion)

@@ -30,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from qentangle.analysis import CHSH_SIGNS, analyse_chsh, chsh_lower_bound, tally
 from qentangle.distill.finite_key import device_independent_phase_error, phase_error_failure
 from qentangle.engines import Engine
-from qentangle.errors import check_choice, check_range
+from qentangle.errors import check_choice
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
-from qentangle.protocols.chsh import chsh_statistic
+from qentangle.params import Param
 from qentangle.protocols.keying import KeyOptions, block_plan, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
@@ -45,7 +46,9 @@ ALICE_ANGLES = (0.0, math.pi / 4, math.pi / 2)
 BOB_ANGLES = (math.pi / 4, math.pi / 2, 3 * math.pi / 4)
 KEY_PAIRS = ((1, 0), (2, 1))  # (Alice index, Bob index) at equal angles
 TEST_PAIRS = ((0, 0), (0, 2), (2, 0), (2, 2))  # (a,b), (a,b'), (a',b), (a',b') of S
-TEST_SIGNS = np.array([1.0, -1.0, 1.0, 1.0])
+TEST_SIGNS = CHSH_SIGNS  # the test pairs in the order of S
+S_SIGMAS = Param("s_sigmas", float, low=0.0, high=100.0, default=3.0, metavar="K",
+                 help="abort unless S is K standard errors above 2")
 # Bob's frame for each Bell state: (sign of his Bloch angles, sign of the correlation). In that
 # frame every state looks like phi+ (E = cos(a - b)): phi- and psi+ have E = +-cos(a + b), so Bob
 # measures at -b; psi- and psi+ are anti-correlated, so Bob flips his bits and S's sign.
@@ -54,7 +57,12 @@ BOB_FRAME = {"phi+": (1.0, 1.0), "phi-": (-1.0, 1.0), "psi+": (-1.0, -1.0), "psi
 
 @dataclass(frozen=True)
 class E91Result(ProtocolResult):
-    """Outcome of an E91 run; :meth:`to_dict` is what ``qentangle e91 --json`` prints."""
+    """Outcome of an E91 run; :meth:`to_dict` is what ``qentangle e91 --json`` prints.
+
+    ``S`` is oriented (+2*sqrt(2) for the ideal state) and readout-mitigated when the engine has
+    a calibration; ``z_score = (S_raw - 2) / S_raw_stderr`` tests the *raw* S, the figure the
+    abort rule uses (a calibration is something an adversary could bias).
+    """
 
     run: RunSummary
     sifted_bits: int
@@ -63,9 +71,14 @@ class E91Result(ProtocolResult):
     S_stderr: float
     S_raw: float
     S_raw_stderr: float
-    S_z: float
+    z_score: float
     correlators: tuple[dict[str, float], ...]
     s_sigmas: float
+
+    @property
+    def S_z(self) -> float:
+        """Old name of :attr:`z_score` (kept for one release; use ``z_score``)."""
+        return self.z_score
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (never any key bits)."""
@@ -77,7 +90,7 @@ class E91Result(ProtocolResult):
                 "S_stderr": self.S_stderr,
                 "S_raw": self.S_raw,
                 "S_raw_stderr": self.S_raw_stderr,
-                "S_z": self.S_z,
+                "z_score": self.z_score,
                 "correlators": list(self.correlators),
                 "abort_s_sigmas": self.s_sigmas,
             }
@@ -114,7 +127,7 @@ def run_e91(
     check_choice("state", state, tuple(BOB_FRAME))
     angle_sign, orientation = BOB_FRAME[state]
     bob_angles = tuple(angle_sign * b for b in BOB_ANGLES)
-    s_sigmas = check_range("s_sigmas", s_sigmas, 0.0, 100.0)
+    s_sigmas = S_SIGMAS.check(s_sigmas)
     options = key_options or KeyOptions()
     session = open_session(
         pairs=pairs,
@@ -143,17 +156,16 @@ def run_e91(
         bob_test_bits = channel.send("bob", "chsh/outcomes", np.packbits(bob.bits.compress(b_test)))
         revealed = np.unpackbits(bob_test_bits, count=int(a_test.sum()))
         pair_index = _test_index(alice.settings.compress(a_test), alice_view_of_bob.compress(a_test))
-        codes = 2 * alice.bits.compress(a_test) + revealed
-        alice_counts += np.bincount(pair_index * 4 + codes, minlength=16).reshape(4, 4)
+        alice_counts += tally(pair_index, 2 * alice.bits.compress(a_test) + revealed)
 
-    raw = _chsh_from_counts(alice_counts, orientation, None)
-    confusion = session.engine.readout_confusion()
-    correlators, s_value, s_err = (
-        raw if confusion is None else _chsh_from_counts(alice_counts, orientation, confusion)
+    statistics = analyse_chsh(
+        alice_counts, TEST_SIGNS, orientation=int(orientation), confusion=session.engine.readout_confusion()
     )
+    correlators = statistics.E
+    s_value, s_err = orientation * statistics.S, statistics.S_stderr
     # The abort rule uses the raw S: mitigation leans on a calibration the adversary may bias.
-    s_raw, s_raw_err = raw[1], raw[2]
-    s_z = (s_raw - 2.0) / s_raw_err if s_raw_err > 0 else (math.inf if s_raw > 2 else -math.inf)
+    s_raw, s_raw_err = orientation * statistics.S_raw, statistics.S_raw_stderr
+    s_z = statistics.z_score_raw
     channel.send("alice", "chsh/S", {"S": s_value, "S_stderr": s_err, "S_raw": s_raw})
     per_pair = alice_counts.sum(axis=1)
     abort_reason = None
@@ -167,7 +179,7 @@ def run_e91(
         abort_reason = f"S = {s_raw:.3f} +- {s_raw_err:.3f} is not {s_sigmas:g} standard errors above 2"
     alice_key = alice.key()
     _, eps_block, _ = block_plan(alice_key.size, options)
-    s_low = _s_lower_bound(alice_counts, s_raw, phase_error_failure(eps_block))
+    s_low = chsh_lower_bound(alice_counts, s_raw, phase_error_failure(eps_block))
     if abort_reason is None and options.distill and s_low <= 2.0:
         abort_reason = (
             f"no device-independent key: the lower confidence bound on S from {int(per_pair.sum())} "
@@ -190,33 +202,13 @@ def run_e91(
         S_stderr=s_err,
         S_raw=s_raw,
         S_raw_stderr=s_raw_err,
-        S_z=s_z,
+        z_score=s_z,
         correlators=tuple(
             {"a": ALICE_ANGLES[i], "b": bob_angles[j], "E": float(e), "n": int(n)}
             for (i, j), e, n in zip(TEST_PAIRS, correlators, alice_counts.sum(axis=1), strict=True)
         ),
         s_sigmas=s_sigmas,
     )
-
-
-def _s_lower_bound(counts: np.ndarray, s_value: float, failure: float) -> float:
-    """Hoeffding lower confidence bound on S, clamped to [-4, 4] (-4 when S is unknown).
-
-    Each correlator (in [-1, 1], n_i rounds) strays beyond sqrt(2 ln(4/failure) / n_i) on the
-    side that lowers S with probability at most failure/4, so the bound fails with at most
-    ``failure``.
-    """
-    n = counts.sum(axis=1)
-    if np.any(n == 0) or not math.isfinite(s_value):
-        return -4.0
-    low = s_value - float(np.sum(np.sqrt(2 * math.log(4 / failure) / n)))
-    return min(4.0, max(-4.0, low))
-
-
-def _chsh_from_counts(counts: np.ndarray, orientation: float, confusion) -> tuple[np.ndarray, float, float]:
-    """Correlators, oriented S and its standard error (with a calibration's own error) from the tallies."""
-    correlators, _, s_value, s_err = chsh_statistic(counts, TEST_SIGNS, confusion)
-    return correlators, orientation * float(s_value), float(s_err)
 
 
 def _masks(settings_a: np.ndarray, settings_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -18,18 +18,15 @@ True
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from qentangle.engines import Engine
 from qentangle.errors import ValidationError, check_finite
 from qentangle.pairs import PairSetup
 
 DEFAULT_CHUNK = 1 << 22
-PROGRESS_DELAY_S = 2.0  # an automatic progress bar appears only when a phase lasts longer
 
 
 class Endpoint:
@@ -91,40 +88,6 @@ def measure_chunk(
     codes = engine.outcomes(setup, alice.angles, bob.angles, setting_a, setting_b, rng)
     alice.detect(codes >> 1)
     bob.detect(codes & 1)
-
-
-def progress_bar(total: int, *, progress: bool | None, label: str, unit: str = "pair") -> tqdm:
-    """A progress bar on stderr over ``total`` units (rounds, or distillation blocks).
-
-    ``progress=None`` (automatic) shows it only when someone watches (stderr is a terminal,
-    or the code runs in a Jupyter kernel) and only once the phase has lasted
-    :data:`PROGRESS_DELAY_S` seconds, whatever the engine; ``True`` shows it
-    at once, ``False`` never. Nothing is written to stdout.
-    """
-    if progress is None:
-        show, delay = _watched(), PROGRESS_DELAY_S
-    else:
-        show, delay = bool(progress), 0.0
-    return tqdm(
-        total=total,
-        unit=unit,
-        unit_scale=unit == "pair",
-        desc=label,
-        disable=not show,
-        leave=False,
-        delay=delay,
-        file=sys.stderr,
-    )
-
-
-def _watched() -> bool:
-    """True when stderr is a terminal or a Jupyter kernel's output (not a pipe or a log file)."""
-    if "ipykernel" in sys.modules:
-        return True
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 def pack_settings(settings: np.ndarray, bits_per_setting: int) -> np.ndarray:

@@ -31,19 +31,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qentangle.distill.chain import EC_METHODS, EPS_COR, EPS_SEC, MAX_QBER
+from qentangle.channel_transport import PartyEnd, PartyProgram, Recv, run_lockstep
+from qentangle.distill.chain import (
+    EC_METHODS,
+    EPS_COR,
+    EPS_SEC,
+    MAX_QBER,
+    ChainPlan,
+    PartySide,
+    combine_sides,
+    distill_party,
+    sample_party,
+)
 from qentangle.distill.estimate import (
     ErrorSample,
-    estimate_qber,
     phase_error_bound,
     sample_size_for,
 )
+from qentangle.distill.workspace import retained_heap
 from qentangle.errors import (
     ValidationError,
     check_choice,
     check_positive_int,
     check_probability,
-    check_range,
 )
 from qentangle.params import Param
 from qentangle.progress import progress_bar
@@ -59,7 +69,8 @@ DEFAULT_BLOCK_BITS = 1 << 22
 _BASIS_LABELS = tuple(name.upper() for name in BASIS_NAMES)  # "Z", "X" in messages
 QBER_ABORT = replace(MAX_QBER, name="qber_abort")
 SAMPLE_FRACTION = Param("sample_fraction", float, low=0.0, high=1.0, low_open=True, high_open=True,
-                        default=0.1, help="fraction of the key-basis sifted bits disclosed for the QBER")
+                        default=0.1, metavar="F",
+                        help="fraction of the key-basis sifted bits disclosed for the QBER")
 
 
 @dataclass(frozen=True)
@@ -181,10 +192,10 @@ def block_plan(total_bits: int, options: KeyOptions) -> tuple[int, float, float]
 
 @dataclass
 class _Estimate:
-    """One block after estimation: the key bits left, and what the abort rules saw."""
+    """One block after estimation, as one endpoint sees it: its key bits left, and what the
+    abort rules saw (public figures, the same on both sides)."""
 
-    alice: np.ndarray
-    bob: np.ndarray
+    key: np.ndarray
     sample: ErrorSample | None = None
     qber_upper: float = 1.0
     phase_upper: float = 0.5
@@ -225,7 +236,9 @@ def finish_key(
     estimates: list[_Estimate] = []
     results: list[DistillationResult] = []
     basis_parts: list[dict[int, tuple[ErrorSample | None, float]]] = []
-    with progress_bar(blocks, progress=progress, label="distil", unit="block") as bar:
+    # retained_heap: the blocks' large work arrays reuse the same pages instead of faulting
+    # fresh ones in for every block (see qentangle.distill.workspace)
+    with progress_bar(blocks, progress=progress, label="distil", unit="block") as bar, retained_heap():
         for i in range(blocks):
             part = slice(int(edges[i]), int(edges[i + 1]))
             alice, bob = alice_bits[part], bob_bits[part]
@@ -243,31 +256,88 @@ def finish_key(
                 basis_parts.append(counted)
                 reason = prefix + str(results[-1].abort_reason) if results[-1].aborted else None
             else:
-                if labels is None:
-                    estimate = _estimate_own(session, alice, bob, options, eps_b, phase_floor)
-                elif key_basis is None:
-                    estimate = _estimate_both(session, alice, bob, block_labels, options, eps_b)
-                else:
-                    estimate = _estimate_other(session, alice, bob, block_labels, key_basis, options, eps_b)
+                proceed = reason is None and options.distill
+                estimate, alice_side, bob_side = _block_lockstep(
+                    session, alice, bob, block_labels, key_basis, options, (eps_b, eps_cor_b),
+                    phase_floor, proceed,
+                )
                 estimates.append(estimate)
                 basis_parts.append(estimate.bases)
                 if reason is None and estimate.reason is not None:
                     reason = prefix + estimate.reason
-                if reason is None and options.distill:
-                    results.append(_distil(session, estimate, options, eps_b, eps_cor_b))
+                if alice_side is not None and bob_side is not None:
+                    results.append(combine_sides(alice_side, bob_side))
                     if results[-1].aborted:
                         reason = prefix + str(results[-1].abort_reason)
             bar.update()
     return _outcome(estimates, results, basis_parts, reason, blocks, options)
 
 
-def _estimate_own(session, alice, bob, options, eps, floor) -> _Estimate:
+def _block_lockstep(session, alice, bob, labels, key_basis, options, eps, floor, proceed):
+    """One block in one process: Alice's and Bob's :func:`block_party` over the session's channel."""
+    (estimate, alice_side), (_, bob_side) = run_lockstep(
+        session.channel,
+        lambda end: block_party(
+            end, alice, options, eps, labels=labels, key_basis=key_basis, phase_floor=floor,
+            distil=proceed, rng=session.alice.rng,
+        ),
+        lambda end: block_party(
+            end, bob, options, eps, labels=labels, key_basis=key_basis, phase_floor=floor, distil=proceed
+        ),
+    )
+    return estimate, alice_side, bob_side
+
+
+def block_party(
+    end: PartyEnd,
+    bits: np.ndarray,
+    options: KeyOptions,
+    eps: tuple[float, float],
+    *,
+    labels: np.ndarray | None = None,
+    key_basis: int | None = None,
+    phase_floor: tuple[float, float] | None = None,
+    distil: bool = True,
+    rng: np.random.Generator | None = None,
+) -> PartyProgram[tuple[_Estimate, PartySide | None]]:
+    """One endpoint's half of one block: estimation, abort rules, then the distillation chain.
+
+    A party program (:mod:`qentangle.channel_transport`): :func:`finish_key` runs Alice's and
+    Bob's halves in one process; a network station (:mod:`qentangle.network.station`) runs its
+    own half over TCP. ``bits`` are this endpoint's sifted bits of the block, ``labels`` their
+    public bases (BBM92), ``eps = (eps_sec, eps_cor)`` the block's share. Alice gives ``rng``.
+    Returns the block's public estimate and, when it was distilled (``distil`` and no abort
+    rule fired), this side's :class:`~qentangle.distill.chain.PartySide`.
+    """
+    eps_sec, eps_cor = eps
+    if labels is None:
+        estimate = yield from _estimate_own(end, bits, options, eps_sec, phase_floor, rng)
+    elif key_basis is None:
+        estimate = yield from _estimate_both(end, bits, labels, options, eps_sec, rng)
+    else:
+        estimate = yield from _estimate_other(end, bits, labels, key_basis, options, eps_sec, rng)
+    if not distil or estimate.reason is not None:
+        return estimate, None
+    plan = ChainPlan(
+        ec=options.ec,
+        eps_sec=eps_sec,
+        eps_cor=eps_cor,
+        sample_fraction=0.0,
+        disclosed_sample=estimate.sample,
+        max_qber=options.qber_abort,
+        **estimate.phase,
+    )
+    side = yield from distill_party(end, estimate.key, plan, rng=rng)
+    return estimate, side
+
+
+def _estimate_own(end, key, options, eps, floor, rng) -> PartyProgram[_Estimate]:
     """E91: a sample of the key bounds its QBER and (basis symmetry) its phase error."""
-    if alice.size < 2:
-        return _Estimate(alice, bob, reason=f"only {alice.size} sifted bits: too few to estimate the QBER")
-    sample, alice, bob = _sample(session, alice, bob, options)
-    estimate = _Estimate(alice, bob, sample, phase={"phase_sample": None})
-    estimate.qber_upper = estimate.phase_upper = phase_error_bound(sample, alice.size, eps)
+    if key.size < 2:
+        return _Estimate(key, reason=f"only {key.size} sifted bits: too few to estimate the QBER")
+    sample, key = yield from _sample(end, key, options, rng)
+    estimate = _Estimate(key, sample, phase={"phase_sample": None})
+    estimate.qber_upper = estimate.phase_upper = phase_error_bound(sample, key.size, eps)
     if floor is not None and floor[0] > estimate.phase_upper:
         estimate.phase_upper = floor[0]
         estimate.phase = {"phase_error": floor[0], "phase_error_estimate": max(floor[1], sample.rate)}
@@ -275,23 +345,22 @@ def _estimate_own(session, alice, bob, options, eps, floor) -> _Estimate:
     return estimate
 
 
-def _estimate_other(session, alice, bob, labels, key_basis, options, eps) -> _Estimate:
+def _estimate_other(end, key, labels, key_basis, options, eps, rng) -> PartyProgram[_Estimate]:
     """BBM92 keyed from one basis: every bit of the other basis is disclosed for the phase error."""
     other = 1 - key_basis
     in_key = labels == key_basis
-    out = ~in_key
-    phase_sample = _disclose_all(session, alice.compress(out), bob.compress(out), _BASIS_LABELS[other])
-    alice, bob = alice.compress(in_key), bob.compress(in_key)
-    if alice.size < 2:
-        count = f"only {alice.size} {_BASIS_LABELS[key_basis]}-basis sifted bits"
-        estimate = _Estimate(alice, bob, reason=f"{count}: too few to estimate the QBER")
+    phase_sample = yield from _disclose_all(end, key.compress(~in_key))
+    key = key.compress(in_key)
+    if key.size < 2:
+        count = f"only {key.size} {_BASIS_LABELS[key_basis]}-basis sifted bits"
+        estimate = _Estimate(key, reason=f"{count}: too few to estimate the QBER")
         estimate.bases[other] = (phase_sample, 0.5)
         return estimate
-    sample, alice, bob = _sample(session, alice, bob, options)
-    estimate = _Estimate(alice, bob, sample, phase={"phase_sample": phase_sample})
-    estimate.qber_upper = phase_error_bound(sample, alice.size, eps)
+    sample, key = yield from _sample(end, key, options, rng)
+    estimate = _Estimate(key, sample, phase={"phase_sample": phase_sample})
+    estimate.qber_upper = phase_error_bound(sample, key.size, eps)
     if phase_sample is not None:
-        estimate.phase_upper = phase_error_bound(phase_sample, alice.size, eps)
+        estimate.phase_upper = phase_error_bound(phase_sample, key.size, eps)
     estimate.bases = {key_basis: (sample, estimate.qber_upper), other: (phase_sample, estimate.phase_upper)}
     estimate.reason = _threshold("QBER upper bound", estimate.qber_upper, options)
     if estimate.reason is None and phase_sample is None:
@@ -305,11 +374,11 @@ def _estimate_other(session, alice, bob, labels, key_basis, options, eps) -> _Es
     return estimate
 
 
-def _estimate_both(session, alice, bob, labels, options, eps) -> _Estimate:
+def _estimate_both(end, key, labels, options, eps, rng) -> PartyProgram[_Estimate]:
     """Symmetric BBM92: a sample of each basis; each bounds its own QBER and the other's phase error."""
     samples: dict[int, ErrorSample] = {}
-    rests: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    estimate = _Estimate(alice[:0], bob[:0])
+    rests: dict[int, np.ndarray] = {}
+    estimate = _Estimate(key[:0])
     for basis in (0, 1):
         mine = labels == basis
         if np.count_nonzero(mine) < 2:
@@ -318,15 +387,13 @@ def _estimate_both(session, alice, bob, labels, options, eps) -> _Estimate:
                 f"{_BASIS_LABELS[1 - basis]}-basis phase error"
             )
             continue
-        samples[basis], *rest = _sample(session, alice.compress(mine), bob.compress(mine), options)
-        rests[basis] = (rest[0], rest[1])
-        upper = phase_error_bound(samples[basis], rests[basis][0].size, eps)
+        samples[basis], rests[basis] = yield from _sample(end, key.compress(mine), options, rng)
+        upper = phase_error_bound(samples[basis], rests[basis].size, eps)
         estimate.bases[basis] = (samples[basis], upper)
     if estimate.reason is not None:
         return estimate
-    sizes = [rests[b][0].size for b in (0, 1)]
-    estimate.alice = np.concatenate([rests[0][0], rests[1][0]])
-    estimate.bob = np.concatenate([rests[0][1], rests[1][1]])
+    sizes = [rests[b].size for b in (0, 1)]
+    estimate.key = np.concatenate([rests[0], rests[1]])
     estimate.sample = ErrorSample(samples[0].errors + samples[1].errors, samples[0].size + samples[1].size)
     # Phase errors of each basis's key bits from the other basis's sample; both bounds must
     # hold together, so each gets half of the failure probability (estimates=2).
@@ -347,40 +414,22 @@ def _threshold(what: str, bound: float, options: KeyOptions) -> str | None:
     return None
 
 
-def _sample(session, alice, bob, options) -> tuple[ErrorSample, np.ndarray, np.ndarray]:
-    size = sample_size_for(alice.size, options.sample_fraction)
-    return estimate_qber(alice, bob, session.channel, sample_size=size, rng_alice=session.alice.rng)
+def _sample(end, key, options, rng) -> PartyProgram[tuple[ErrorSample, np.ndarray]]:
+    return (yield from sample_party(end, key, sample_size_for(key.size, options.sample_fraction), rng))
 
 
-def _disclose_all(session, alice_bits: np.ndarray, bob_bits: np.ndarray, basis: str) -> ErrorSample | None:
+def _disclose_all(end: PartyEnd, bits: np.ndarray) -> PartyProgram[ErrorSample | None]:
     """Alice discloses every bit of a basis; Bob announces the number of disagreements."""
-    if alice_bits.size == 0:
+    if bits.size == 0:
         return None
-    received = np.unpackbits(
-        session.channel.send("alice", "estimate/phase-basis", np.packbits(alice_bits)), count=alice_bits.size
-    )
-    errors = int(np.count_nonzero(received != bob_bits))
-    session.channel.send("bob", "estimate/phase-errors", errors)
-    return ErrorSample(errors, alice_bits.size)
-
-
-def _distil(session, estimate: _Estimate, options: KeyOptions, eps: float, eps_cor: float):
-    from qentangle.distill.chain import distill
-
-    return distill(
-        estimate.alice,
-        estimate.bob,
-        session.channel,
-        ec=options.ec,
-        eps_sec=eps,
-        eps_cor=eps_cor,
-        sample_fraction=0.0,
-        disclosed_sample=estimate.sample,
-        max_qber=options.qber_abort,
-        rng_alice=session.alice.rng,
-        rng_bob=session.bob.rng,
-        **estimate.phase,
-    )
+    if end.role == "alice":
+        end.send("alice", "estimate/phase-basis", np.packbits(bits))
+        errors = yield Recv("estimate/phase-errors")
+    else:
+        received = np.unpackbits((yield Recv("estimate/phase-basis")), count=bits.size)
+        errors = int(np.count_nonzero(received != bits))
+        end.send("bob", "estimate/phase-errors", errors)
+    return ErrorSample(int(errors), bits.size)
 
 
 def _distil_two_basis(session, alice, bob, labels, options, eps, eps_cor):
@@ -526,6 +575,7 @@ __all__ = [
     "BasisFigures",
     "KeyOptions",
     "KeyOutcome",
+    "block_party",
     "block_plan",
     "finish_key",
     "merge_distillations",

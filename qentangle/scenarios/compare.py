@@ -5,13 +5,15 @@ each row has a documented margin (the published uncertainty where there is one, 
 tolerance whose reason is stated below). The ``model`` column is deterministic: the link
 model's expectation over the data time (:meth:`LinkSlices.summary`) and, for BBM92, the
 finite-key length at the expected sifted count and QBER (:func:`expected_key`). Simulated
-passes fluctuate around it; :func:`seed_spread` gives their mean and standard deviation.
+passes fluctuate around it; :func:`qentangle.scenarios.simulate.seed_spread` gives their mean
+and standard deviation.
 
 Rows are not all expected to agree. A row whose model value is tuned to the published figure
 (``tuned``) is a check of the bookkeeping, not of the physics; a row that disagrees for a
 stated reason (``documented_miss``) is shown as a miss with its note, never hidden.
 
-Run ``python -m qentangle.scenarios.compare [--seeds N] [micius-2017|micius-2020]``.
+Print the tables with ``qentangle compare [--seeds N] [micius-2017|micius-2020]``
+(:func:`qentangle.report.comparison_table` formats them).
 
 >>> rows = compare("micius-2020")
 >>> all(row.within != row.documented_miss for row in rows)
@@ -22,8 +24,7 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 from qentangle.distill.estimate import binary_entropy
@@ -256,17 +257,6 @@ def figure_spread(runs: Sequence[Mapping]) -> dict[str, tuple[float, float, int]
     return out
 
 
-def seed_spread(
-    name: str | Scenario, seeds: Iterable[int] = range(1, 9), overrides: Sequence[str] = ()
-) -> dict[str, tuple[float, float, int]]:
-    """:func:`figure_spread` of simulated passes of ``name``, one per seed."""
-    from qentangle.protocols.satellite import run_pass
-
-    return figure_spread(
-        [comparable_figures(run_pass(name, seed=s, overrides=overrides).to_dict()) for s in seeds]
-    )
-
-
 # ------------------------------------------------------------------------------------ comparison
 def compare(
     name: str,
@@ -279,8 +269,8 @@ def compare(
 
     ``figures`` maps the preset name to the figures judged against the margins (the link
     model's by default). ``simulated`` (a :func:`comparable_figures` dict of one pass) and
-    ``spread`` (:func:`seed_spread`) are shown beside them. A figure the source does not
-    produce is NaN and counts as outside the margin.
+    ``spread`` (:func:`~qentangle.scenarios.simulate.seed_spread`) are shown beside them. A
+    figure the source does not produce is NaN and counts as outside the margin.
     """
     if name not in PUBLISHED:
         raise ValidationError(
@@ -308,79 +298,3 @@ def _is_number(value) -> bool:
 
 def _number(value) -> float:
     return float(value) if _is_number(value) else math.nan
-
-
-def format_table(name: str, rows: Sequence[Comparison]) -> str:
-    """A plain-text table of :func:`compare` rows with their notes.
-
-    ``ok`` judges the model column; ``[T]`` marks a model value tuned to the published one;
-    ``NO*`` is a documented miss (see its note).
-    """
-    show_run = any(row.simulated is not None for row in rows)
-    show_spread = any(row.spread is not None for row in rows)
-    head = f"{'quantity':36s} {'model':>10s}"
-    if show_run:
-        head += f" {'this run':>10s}"
-    if show_spread:
-        head += f" {'runs: mean +- sd':>22s}"
-    lines = [name, head + f" {'published':>10s} mark  {'margin':8s} ok"]
-    notes: list[str] = []
-    for row in rows:
-        line = f"{row.quantity:36s} {row.model:10.4g}"
-        if show_run:
-            line += f" {_fmt(row.simulated):>10s}"
-        if show_spread:
-            text = "-" if row.spread is None else _spread_text(*row.spread)
-            line += f" {text:>22s}"
-        ok = "yes" if row.within else ("NO*" if row.documented_miss else "NO")
-        tuned = " [T]" if row.tuned else ""
-        line += f" {row.published:10.4g}  [{row.mark}]  {row.margin:8s} {ok}{tuned}"
-        for note in row.notes:
-            if note not in notes:
-                notes.append(note)
-        if row.notes:
-            line += " (" + ",".join(str(notes.index(note) + 1) for note in row.notes) + ")"
-        lines.append(line)
-    lines.append("  ok judges the model column; [T]: tuned to the published figure; NO*: documented miss")
-    lines.extend(f"  ({i}) {note}" for i, note in enumerate(notes, 1))
-    return "\n".join(lines)
-
-
-def _spread_text(mean: float, sd: float, count: int) -> str:
-    if abs(sd) >= 100:
-        return f"{mean:.0f} +- {sd:.0f} ({count})"
-    return f"{mean:.4g} +- {sd:.2g} ({count})"
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.4g}"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the comparison tables (default: every preset with published figures).
-
-    ``--seeds N`` adds the mean and standard deviation of N simulated passes (seeds 1..N).
-    """
-    args = list(sys.argv[1:] if argv is None else argv)
-    seeds = 0
-    try:
-        if "--seeds" in args:
-            i = args.index("--seeds")
-            try:
-                seeds = int(args[i + 1])
-            except (IndexError, ValueError):
-                raise ValidationError("--seeds is not valid: expected an integer >= 2") from None
-            check_range("--seeds", seeds, 2, 1000)
-            del args[i : i + 2]
-        for name in args or list(PUBLISHED):
-            spread = seed_spread(name, range(1, seeds + 1)) if seeds and name in PUBLISHED else None
-            print(format_table(name, compare(name, spread=spread)))
-            print()
-    except ValidationError as error:
-        sys.stderr.write(f"error: {error}\n")
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

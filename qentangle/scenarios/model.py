@@ -13,23 +13,22 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from qentangle.distill.chain import EC_METHODS
 from qentangle.errors import ValidationError, check_choice, check_range
 from qentangle.link.budget import LinkConfig
 from qentangle.link.detectors import Detectors
 from qentangle.link.geometry import great_circle_midpoint
 from qentangle.link.orbit import CircularOrbit, Orbit, TLEOrbit, as_utc, check_tle_line
 from qentangle.link.passes import Window
-from qentangle.link.physics import BACKGROUND_MODES, LinkSlices, best_pass, pass_physics
+from qentangle.link.physics import BACKGROUND_MODES, CRITERIA, LinkSlices, best_pass, pass_physics
 from qentangle.link.source import PairSource
 from qentangle.link.stations import GroundStation
-from qentangle.protocols.keying import KeyOptions
+from qentangle.protocols.keying import ESTIMATION_METHODS, KeyOptions
 
 PROTOCOLS = ("bbm92", "e91", "chsh")
-EC_METHODS = ("cascade", "ldpc")
-ESTIMATION_METHODS = ("auto", "ec", "sample")
+ESTIMATION_CHOICES = ("auto", *ESTIMATION_METHODS)  # auto: ec for BBM92 at p_z = 1/2, else sample
 ORBIT_KINDS = ("circular", "tle")
 PLACEMENTS = ("midpoint", "elements")
-CRITERIA = ("longest", "min_range", "min_loss")
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,7 @@ class ProtocolConfig:
 
     def __post_init__(self) -> None:
         check_choice("protocol.kind", self.kind, PROTOCOLS)
-        check_choice("protocol.estimation", self.estimation, ESTIMATION_METHODS)
+        check_choice("protocol.estimation", self.estimation, ESTIMATION_CHOICES)
         check_range("protocol.slice_s", self.slice_s, 0.0, 3600.0, low_open=True)
         check_range("protocol.data_time_s", self.data_time_s, 0.0, 1e8)
         check_range("protocol.p_z", self.p_z, 0.0, 1.0, low_open=True, high_open=True)

@@ -10,10 +10,8 @@ import pytest
 
 pytest.importorskip("qiskit_ibm_runtime")
 
-from qentangle.engines import correlator
-from qentangle.ibm.mitigation import mitigated_probabilities
+from qentangle.analysis import chsh_statistic, correlator, mitigated_probabilities
 from qentangle.pairs import PairSetup
-from qentangle.protocols.chsh import chsh_statistic
 from qentangle.states import optimal_chsh_angles
 
 FAKE_BACKENDS = ("fake_sherbrooke", "fake_torino")

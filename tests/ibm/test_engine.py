@@ -110,7 +110,8 @@ def test_run_chsh_integration(manila_engine):
 
 def test_custom_angles_are_predicted_from_the_device_noise(manila_engine):
     from qentangle.ibm.prediction import noise_from_errors
-    from qentangle.protocols.chsh import predicted_S, run_chsh
+    from qentangle.protocols.chsh import run_chsh
+    from qentangle.theory import predicted_S
 
     angles = (0.0, math.pi / 2, 0.5, 2.0)
     result = run_chsh("phi+", angles=angles, shots=400, engine=manila_engine, seed=1, settings="balanced")

@@ -7,8 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from qentangle.ibm.mitigation import ReadoutConfusion, confusion_from_counts
-from qentangle.protocols.chsh import CHSH_SIGNS, chsh_statistic, correlator_stats
+from qentangle.analysis import (
+    CHSH_SIGNS,
+    ReadoutConfusion,
+    chsh_statistic,
+    confusion_from_counts,
+    correlator_stats,
+)
 
 EQUAL = np.array([1.0, -1.0, -1.0, 1.0])
 FLIPS = ((0.04, 0.07), (0.05, 0.03))  # (P(1|0), P(0|1)) of Alice and Bob

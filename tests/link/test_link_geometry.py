@@ -23,7 +23,7 @@ from qentangle.link.geometry import (
     sun_elevation_rad,
 )
 from qentangle.link.orbit import CircularOrbit, TLEOrbit, as_utc, tle_checksum
-from qentangle.link.passes import best_pass, track, visibility_windows
+from qentangle.link.passes import best_window, track, visibility_windows
 from qentangle.link.stations import GroundStation, dms_to_deg
 
 DELINGHA = GroundStation("Delingha", dms_to_deg(37, 22, 44.43), dms_to_deg(97, 43, 37.01),
@@ -185,12 +185,12 @@ def test_best_pass_over_a_day_and_no_pass_error():
     orbit = CircularOrbit.through_point(40.55, 92.69, "2020-06-01T17:00:00Z")
     windows = visibility_windows(orbit, DELINGHA, NANSHAN, orbit.elements_epoch, 86400.0,
                                  start_s=-43200.0, step_s=20.0)
-    best = best_pass(orbit, DELINGHA, NANSHAN, orbit.elements_epoch, 86400.0, step_s=20.0)
+    best = best_window(orbit, DELINGHA, NANSHAN, orbit.elements_epoch, 86400.0, step_s=20.0)
     assert best.duration_s == max(w.duration_s for w in windows)
     assert len(windows) >= 2
     far = GroundStation("Santiago", -33.4, -70.6, key="bob")
     with pytest.raises(QentangleError, match="no double-visibility pass"):
-        best_pass(orbit, DELINGHA, far, orbit.elements_epoch, 3000.0)
+        best_window(orbit, DELINGHA, far, orbit.elements_epoch, 3000.0)
 
 
 def test_a_scenario_rejects_a_corrupted_tle():

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from qentangle.cli.main import main as cli_main
 from qentangle.errors import ValidationError
 from qentangle.link.budget import from_db
+from qentangle.report import comparison_table
 from qentangle.scenarios import (
     apply_overrides,
     from_dict,
@@ -20,7 +22,7 @@ from qentangle.scenarios import (
     parse_toml,
     preset_text,
 )
-from qentangle.scenarios.compare import PUBLISHED, compare, format_table, main
+from qentangle.scenarios.compare import PUBLISHED, compare
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,7 @@ def test_presets_reproduce_published_figures_within_documented_margins(name):
     assert [row.key for row in rows] == [item.key for item in PUBLISHED[name]]
     assert all(math.isfinite(row.model) for row in rows)
     wrong = [row for row in rows if row.within == row.documented_miss]
-    assert not wrong, format_table(name, rows)
+    assert not wrong, comparison_table(name, rows)
     assert all(row.notes for row in rows if row.documented_miss or row.tuned)
 
 
@@ -111,13 +113,17 @@ def test_micius_2017_s_without_its_tuned_input():
 
 
 def test_compare_cli_prints_tables(capsys):
-    assert main(["micius-2020"]) == 0
+    assert cli_main(["compare", "micius-2020"]) == 0
     out = capsys.readouterr().out
     assert "two-photon count rate" in out and "NO*" in out and "documented miss" in out
-    assert main(["--seeds", "2", "micius-2017"]) == 0
+    assert cli_main(["compare", "--seeds", "2", "micius-2017"]) == 0
     assert "runs: mean +- sd" in capsys.readouterr().out
-    assert main(["nope"]) == 2
-    assert main(["--seeds", "x"]) == 2
+    assert cli_main(["compare", "nope"]) == 2
+    for bad in (["compare", "--seeds", "x"], ["compare", "--seeds", "1"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(bad)
+        assert exit_info.value.code == 2
+    assert "--seeds=1 is out of range: expected an integer 2 <= --seeds <= 1000" in capsys.readouterr().err
 
 
 def test_round_trip_through_dict(s2020):

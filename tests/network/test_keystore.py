@@ -17,9 +17,9 @@ from qentangle.errors import QentangleError, ValidationError
 from qentangle.network.keystore import (
     Allocation,
     KeyAccessError,
-    KeysUnavailable,
     KeyStore,
     KeyStoreError,
+    KeysUnavailable,
     key_id_for,
 )
 
@@ -87,6 +87,7 @@ def test_has_last_block_and_stats(store: KeyStore) -> None:
         "keys": 0,
         "bits": 0,
         "available": 0,
+        "pending": 0,
         "allocated": 0,
         "delivered": 0,
         "available_bytes": 0,
@@ -98,6 +99,31 @@ def test_has_last_block_and_stats(store: KeyStore) -> None:
     stats = store.stats()
     assert stats["blocks"] == 2 and stats["keys"] == 5 and stats["bits"] == 8 * 160
     assert stats["available"] == 5 and stats["available_bytes"] == 160
+
+
+def test_pending_blocks_confirm_and_drop(store: KeyStore) -> None:
+    ids = store.commit_block(
+        "p", [_payload(1, 32), _payload(2, 32)], key_bytes=32, params=PARAMS, state="pending"
+    )
+    assert len(ids) == 2 and store.has_block("p")
+    assert store.stats()["pending"] == 2 and store.stats()["available"] == 0
+    with pytest.raises(KeysUnavailable):
+        store.allocate(1, 256, "m", "s")  # keys of a pending block are never handed out
+    assert store.drop_block("p") and not store.has_block("p") and store.stats()["keys"] == 0
+    assert not store.drop_block("p")
+    store.commit_block("p", [_payload(1, 32), _payload(2, 32)], key_bytes=32, params=PARAMS, state="pending")
+    store.commit_block("p", _payload(1, 32) + _payload(2, 32), key_bytes=32, params=PARAMS)  # confirms
+    assert store.stats()["available"] == 2 and store.block_info("p")["state"] == "stored"
+    store.allocate(1, 256, "m", "s")
+    with pytest.raises(KeyStoreError, match="cannot be dropped"):
+        store.drop_block("p")
+    store.commit_block("q", _payload(3, 32), key_bytes=32, params=PARAMS, state="pending")
+    store.confirm_block("q")
+    assert store.stats()["available"] == 2
+    with pytest.raises(KeyStoreError, match="not stored"):
+        store.confirm_block("nope")
+    with pytest.raises(ValidationError, match="state"):
+        store.commit_block("r", _payload(3, 32), key_bytes=32, params=PARAMS, state="half")
 
 
 def test_bad_arguments_are_one_line_errors(store: KeyStore) -> None:
@@ -137,7 +163,12 @@ def test_lock_per_owner(tmp_path: Path) -> None:
 
 def test_lock_released_when_the_holder_dies(tmp_path: Path) -> None:
     path = tmp_path / "keys.sqlite"
-    code = f"from qentangle.network.keystore import KeyStore; s = KeyStore.open({str(path)!r}); print('ok', flush=True); input()"
+    code = (
+        "from qentangle.network.keystore import KeyStore\n"
+        f"s = KeyStore.open({str(path)!r})\n"
+        "print('ok', flush=True)\n"
+        "input()\n"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )

@@ -216,15 +216,15 @@ def test_progress_bar_appears_only_when_watched_and_after_a_delay(monkeypatch):
     import io
     import sys
 
-    from qentangle.protocols import endpoints
+    from qentangle import progress
 
     monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # a file, not a terminal
-    assert not endpoints._watched()
-    assert endpoints.progress_bar(10, progress=None, label="x").disable
+    assert not progress.watched()
+    assert progress.progress_bar(10, progress=None, label="x").disable
     monkeypatch.setitem(sys.modules, "ipykernel", object())  # inside a Jupyter kernel
-    assert endpoints._watched()
-    monkeypatch.setattr(endpoints, "_watched", lambda: True)
-    with endpoints.progress_bar(10, progress=None, label="x") as bar:
-        assert not bar.disable and bar.delay == endpoints.PROGRESS_DELAY_S
-    assert endpoints.progress_bar(10, progress=False, label="x").disable
+    assert progress.watched()
+    monkeypatch.setattr(progress, "watched", lambda: True)
+    with progress.progress_bar(10, progress=None, label="x") as bar:
+        assert not bar.disable and bar.delay == progress.PROGRESS_DELAY_S
+    assert progress.progress_bar(10, progress=False, label="x").disable

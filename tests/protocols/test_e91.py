@@ -10,7 +10,7 @@ from qentangle.distill.finite_key import device_independent_phase_error
 from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
 from qentangle.protocols.attacks import FakeSource, InterceptResend
-from qentangle.protocols.e91 import _s_lower_bound, run_e91
+from qentangle.protocols.e91 import run_e91
 from qentangle.protocols.keying import KeyOptions
 
 SEEDS = (21, 22, 23)
@@ -125,7 +125,7 @@ def test_no_test_round_at_a_setting_pair_means_s_is_unknown():
 def test_with_distillation_s_must_be_bounded_above_two():
     """3000 ideal pairs: S is 10 standard errors above 2, but its rigorous lower bound is not."""
     result = run_e91(3000, seed=5)
-    assert result.S_z > 3
+    assert result.z_score > 3
     assert result.aborted and "too few test rounds" in result.key.abort_reason
 
 
@@ -151,9 +151,3 @@ def test_measured_qber_above_the_threshold_still_aborts():
     assert distilled.aborted and "lower confidence bound on S" in distilled.key.abort_reason
 
 
-def test_s_lower_bound_is_clamped():
-    counts = np.full((4, 4), 1)
-    assert _s_lower_bound(counts, 2.5, 1e-20) == -4.0
-    assert _s_lower_bound(np.zeros((4, 4)), math.nan, 1e-20) == -4.0
-    big = np.full((4, 4), 10**12)
-    assert _s_lower_bound(big, 2.8, 1e-20) == pytest.approx(2.8, abs=1e-3)

@@ -6,12 +6,12 @@ import statistics
 import numpy as np
 import pytest
 
-from qentangle.cli.pass_cmd import pass_report
 from qentangle.errors import ValidationError
 from qentangle.link.rates import ma_fung_lo
-from qentangle.protocols.satellite import run_pass
+from qentangle.report import pass_report
 from qentangle.scenarios import load_scenario
 from qentangle.scenarios.compare import PUBLISHED, compare, expected_key
+from qentangle.scenarios.simulate import run_pass
 
 SEEDS = tuple(range(1, 9))
 REQUIRED_KEYS = {

@@ -7,21 +7,26 @@ uncorrelated: they are fully mixed pairs (white noise). Loss is classical, noise
 detected rounds then run through the same protocol code as any other run (BBM92, E91 or a CHSH
 test), and the key stage distils the key accumulated over the whole data time.
 
-``to_dict()`` always carries the keys of ``qentangle pass --json``; a figure a protocol does
-not produce is ``None`` (a CHSH test has no sifted key; its ``qber`` is the one implied by S).
-Under ``expected`` it gives the link model's expectations, with the deterministic key figures
-of :func:`qentangle.scenarios.compare.expected_key` for BBM92.
+:class:`PassResult` keeps the protocol's own typed result (``result.protocol``: a BBM92, E91
+or Bell-test result). ``to_dict()`` always carries the keys of ``qentangle pass --json``; a
+figure a protocol does not produce is ``None`` (a CHSH test has no sifted key; its ``qber`` is
+the one implied by S). Under ``expected`` it gives the link model's expectations, with the
+deterministic key figures of :func:`qentangle.scenarios.compare.expected_key` for BBM92.
 
->>> result = run_pass("micius-2020", seed=1)   # doctest: +SKIP
->>> round(result.to_dict()["coincidence_rate_hz"], 1)  # doctest: +SKIP
-2.2
+Seed layout (:mod:`qentangle.rng`): the per-slice coincidence counts come from the seed's ``link``
+stream; the protocol run gets the same seed and uses its ``alice``, ``bob``, ``nature`` and
+``channel`` streams.
+
+>>> result = run_pass("micius-2017", seed=1, overrides=["protocol.data_time_s=20"])
+>>> result.kind, result.protocol.to_dict()["protocol"] == result.to_dict()["protocol_result"]["protocol"]
+('chsh', True)
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +37,12 @@ from qentangle.errors import ValidationError
 from qentangle.link.physics import LinkSlices
 from qentangle.noise import NoiseConfig
 from qentangle.protocols.keying import KeyOptions
-from qentangle.rng import SeedLike, seed_sequence
-from qentangle.scenarios import Scenario, apply_overrides, load_scenario
-from qentangle.scenarios.compare import expected_key
+from qentangle.rng import SeedLike, party_streams, seed_sequence
+from qentangle.scenarios.compare import comparable_figures, expected_key, figure_spread
+from qentangle.scenarios.loader import apply_overrides, load_scenario
+from qentangle.scenarios.model import Scenario
+
+__all__ = ["ACCIDENTAL", "QBER_FROM_S", "PassResult", "run_pass", "seed_spread"]
 
 ACCIDENTAL = NoiseConfig(accidental=1.0)  # two photons of different pairs: uncorrelated
 QBER_FROM_S = "implied by S: (1 - S / 2 sqrt 2) / 2 (white noise on the pairs)"
@@ -43,12 +51,16 @@ QBER_FROM_S = "implied by S: (1 - S / 2 sqrt 2) / 2 (white noise on the pairs)"
 
 @dataclass(frozen=True)
 class PassResult:
-    """One simulated pass (or several accumulated). ``to_dict()`` is what ``qentangle pass`` prints."""
+    """One simulated pass (or several accumulated). ``to_dict()`` is what ``qentangle pass`` prints.
+
+    ``protocol`` is the protocol's typed result (``BBM92Result``, ``E91Result`` or the Bell
+    test's result), with its own ``to_dict()``.
+    """
 
     scenario: str
     kind: str
     link: dict[str, Any]
-    protocol: dict[str, Any]
+    protocol: Any
     elapsed_s: float
     slices: LinkSlices = field(repr=False, compare=False)
     true_counts: np.ndarray = field(repr=False, compare=False)
@@ -64,7 +76,7 @@ class PassResult:
         """JSON-safe summary: measured figures first, the link model's expectations under ``expected``."""
         duration = self.duration_s
         true, accidental = int(self.true_counts.sum()), int(self.accidental_counts.sum())
-        proto = self.protocol
+        proto = self.protocol.to_dict()
         data: dict[str, Any] = {
             "scenario": self.scenario,
             "protocol": self.kind,
@@ -121,6 +133,11 @@ class PassResult:
         data["protocol_result"] = proto
         return data
 
+    @property
+    def aborted(self) -> bool:
+        """Whether the protocol stopped by its own security rule (a CHSH test never aborts)."""
+        return bool(getattr(self.protocol, "aborted", False))
+
 
 def run_pass(
     scenario: str | Scenario,
@@ -140,8 +157,8 @@ def run_pass(
         scenario = load_scenario(scenario)
     scenario = apply_overrides(scenario, list(overrides)) if overrides else scenario
     slices = scenario.physics(accumulate=True)
-    counts_seed, protocol_seed = seed_sequence(seed).spawn(2)
-    rng = np.random.default_rng(counts_seed)
+    protocol_seed = seed_sequence(seed)  # one SeedSequence: party_streams gives the same streams twice
+    rng = party_streams(protocol_seed).link
     expected = slices.expected_counts()
     true_counts = rng.poisson(expected["coincidences"])
     accidental_counts = rng.poisson(expected["accidentals"])
@@ -159,7 +176,7 @@ def run_pass(
     link.update(expected_key(link, config))
     common = dict(schedule=schedule, state=slices.state, engine=engine, seed=protocol_seed, progress=progress)
     if config.kind == "chsh":
-        from qentangle.protocols.bell_test import run_bell_test
+        from qentangle.protocols.chsh import run_bell_test
 
         result = run_bell_test(**common)
     else:
@@ -182,10 +199,19 @@ def run_pass(
         scenario=scenario.name,
         kind=config.kind,
         link=link,
-        protocol=result.to_dict(),
+        protocol=result,
         elapsed_s=time.perf_counter() - started,
         slices=slices,
         true_counts=true_counts,
         accidental_counts=accidental_counts,
         stations=scenario.stations,
+    )
+
+
+def seed_spread(
+    name: str | Scenario, seeds: Iterable[int] = range(1, 9), overrides: Sequence[str] = ()
+) -> dict[str, tuple[float, float, int]]:
+    """:func:`~qentangle.scenarios.compare.figure_spread` of simulated passes, one per seed."""
+    return figure_spread(
+        [comparable_figures(run_pass(name, seed=s, overrides=overrides).to_dict()) for s in seeds]
     )

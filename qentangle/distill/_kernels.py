@@ -1,0 +1,143 @@
+"""Compiled (numba) kernels of the distillation hot paths, compiled lazily and cached on disk.
+
+Importing this module imports numba (about half a second); the distillation modules import
+it only when a large input needs it, so ``import qentangle.distill`` stays cheap. Every kernel
+is ``cache=True`` (compiled once per machine, then loaded from ``__pycache__``) and
+``nogil=True``. Each has a plain numpy twin in the module that uses it, and the tests check
+both against independent plain implementations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _parity64(v):  # pragma: no cover - compiled
+    v ^= v >> np.uint64(32)
+    v ^= v >> np.uint64(16)
+    v ^= v >> np.uint64(8)
+    v ^= v >> np.uint64(4)
+    v ^= v >> np.uint64(2)
+    v ^= v >> np.uint64(1)
+    return v & np.uint64(1)
+
+
+@njit(cache=True, nogil=True)
+def toeplitz_rows_packed(r_words, x_words, m, out):  # pragma: no cover - compiled
+    """``out[i] = parity(window(r, m - 1 - i) & x)`` over 64-bit words (little-endian bits).
+
+    ``window(r, s)`` is the bit string ``r[s], r[s + 1], ...``; ``r_words`` must hold at least
+    ``len(x_words) + (m - 1) // 64 + 1`` words.
+    """
+    acc = np.zeros(m, dtype=np.uint64)
+    sixty_four = np.uint64(64)
+    for w in range(x_words.size):
+        a = x_words[w]
+        if a == 0:
+            continue
+        for s in range(m):
+            q = w + (s >> 6)
+            b = np.uint64(s & 63)
+            if b == 0:
+                window = r_words[q]
+            else:
+                window = (r_words[q] >> b) | (r_words[q + 1] << (sixty_four - b))
+            acc[s] ^= window & a
+    for i in range(m):
+        out[i] = np.uint8(_parity64(acc[m - 1 - i]))
+
+
+@njit(cache=True, nogil=True)
+def rounded_parity(conv, out):  # pragma: no cover - compiled
+    """``out[i] = rint(conv[i]) mod 2``; returns the largest ``|conv[i] - rint(conv[i])|``."""
+    residual = 0.0
+    for i in range(conv.size):
+        c = conv[i]
+        r = np.rint(c)
+        d = abs(c - r)
+        if d > residual:
+            residual = d
+        out[i] = np.uint8(np.int64(r) & 1)
+    return residual
+
+
+
+_LLR_CLIP = 30.0  # |LLR| bound: tanh(15) rounds to 1 - 1.9e-13, still invertible
+_TANH_CLIP = 1.0 - 1e-15
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def layered_bp(indptr, indices, syndrome, prior_llr, max_iter, llr, hard, messages):  # pragma: no cover
+    """Layered (row-serial) product-sum belief propagation for ``H e = syndrome`` over GF(2).
+
+    ``indptr``/``indices``: ``H`` in CSR form (rows are checks); ``prior_llr``: channel
+    log-likelihood ratios ``log p(e_i = 0) / p(e_i = 1)``; ``messages``: scratch of one float
+    per edge. Checks are processed one after the other, each using the posteriors already
+    updated by the checks before it in the same iteration (Hocevar's layered schedule, which
+    needs about half the iterations of flooding). Stops as soon as the hard decision meets
+    the syndrome. Fills ``llr`` (posteriors) and ``hard`` (decision); returns the number of
+    iterations run, negated when the syndrome was never met.
+    """
+    m = indptr.size - 1
+    n = prior_llr.size
+    for v in range(n):
+        llr[v] = prior_llr[v]
+    for k in range(messages.size):
+        messages[k] = 0.0
+    width = 0
+    for c in range(m):
+        width = max(width, indptr[c + 1] - indptr[c])
+    q = np.empty(width, dtype=np.float64)
+    t = np.empty(width, dtype=np.float64)
+    for it in range(1, max_iter + 1):
+        for c in range(m):
+            s = indptr[c]
+            e = indptr[c + 1]
+            product = -1.0 if syndrome[c] else 1.0
+            zeros = 0
+            zero_at = -1
+            for k in range(s, e):
+                qk = llr[indices[k]] - messages[k]
+                q[k - s] = qk
+                tk = np.tanh(0.5 * qk)
+                t[k - s] = tk
+                if tk == 0.0:
+                    zeros += 1
+                    zero_at = k - s
+                else:
+                    product *= tk
+            for k in range(s, e):
+                j = k - s
+                if zeros == 0:
+                    x = product / t[j]
+                elif zeros == 1 and j == zero_at:
+                    x = product
+                else:
+                    x = 0.0
+                if x > _TANH_CLIP:
+                    x = _TANH_CLIP
+                elif x < -_TANH_CLIP:
+                    x = -_TANH_CLIP
+                r = 2.0 * np.arctanh(x)
+                messages[k] = r
+                post = q[j] + r
+                if post > _LLR_CLIP:
+                    post = _LLR_CLIP
+                elif post < -_LLR_CLIP:
+                    post = -_LLR_CLIP
+                llr[indices[k]] = post
+        for v in range(n):
+            hard[v] = 1 if llr[v] < 0.0 else 0
+        met = True
+        for c in range(m):
+            parity = syndrome[c]
+            for k in range(indptr[c], indptr[c + 1]):
+                parity ^= hard[indices[k]]
+            if parity:
+                met = False
+                break
+        if met:
+            return it
+    return -max_iter

@@ -1,0 +1,366 @@
+"""Ground stations: each receives its own detection records and runs BBM92 with the other.
+
+Alice connects to Bob over TCP. Each block, both fetch their own records of the block from the
+source, then run *the same party programs as the in-process protocol*: sifting, then
+:func:`qentangle.protocols.keying.block_party` (estimation, abort rules, LDPC error correction,
+verification, privacy amplification), every message through an
+:class:`~qentangle.network.transport.AuthenticatedConnection`.
+
+Storing a block (two-phase, survives SIGKILL at any point)
+----------------------------------------------------------
+1. Alice writes the block ``pending`` (keys not usable) and sends ``commit/propose``.
+2. Bob writes it ``stored`` (one transaction) and answers ``commit/done``.
+3. Alice confirms it (``stored``).
+
+So Bob never holds a block Alice has not written. On every (re)connection, after the set-up
+messages are authenticated, Alice resolves her pending block: **stored at Bob -> confirmed,
+absent at Bob -> dropped**. Both stores then hold the same blocks, with the same key IDs
+(derived from the block ID) and the same bits. Block numbers only grow: each station persists
+the last block it *attempted* before working on it, and the next block is one past the larger
+of the two, so raw data that a failed attempt disclosed anything about is never distilled
+again, and no block ID (hence no key ID) is reused.
+
+A rejected message (tampered, replayed, reordered, truncated), a timeout or a dropped
+connection aborts the block: nothing of it is stored; the reason is counted in
+``stats.json``; the stations reconnect (new pad window) and go on with the next block.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qentangle.channel_transport import PartyEnd, PartyProgram, ProtocolMismatch, Recv, run_party
+from qentangle.errors import AuthenticationError, QentangleError
+from qentangle.files import write_atomic
+from qentangle.network.config import NetworkConfig
+from qentangle.network.keystore import KeyStore
+from qentangle.network.transport import (
+    AuthenticatedConnection,
+    MessageRejected,
+    PadPool,
+    TransportTimeout,
+)
+from qentangle.network.wire import ConnectionClosed, WireError, recv_value, send_value
+from qentangle.protocols.endpoints import pack_settings, unpack_settings
+from qentangle.protocols.keying import KeyOptions, block_party
+from qentangle.states import BASIS_ANGLES, ideal_correlator
+
+PER_DIRECTION = 2048  # pads per direction in one connection's window
+_WINDOW_RESERVE = 256  # reconnect for a fresh window when fewer pads than this are left
+log = logging.getLogger("qentangle.network.station")
+
+
+def sift_party(
+    end: PartyEnd, settings: np.ndarray, bits: np.ndarray, state: str = "phi+"
+) -> PartyProgram[tuple[np.ndarray, np.ndarray]]:
+    """One station's half of BBM92 sifting: both announce their bases, keep the matching rounds.
+
+    Returns this station's sifted bits (Bob flips a basis where the ideal state is
+    anti-correlated) and the public basis label of each.
+    """
+    packed = pack_settings(settings, 1)
+    if end.role == "alice":
+        end.send("alice", "sift/settings", packed)
+        other = unpack_settings((yield Recv("sift/settings")), 1, settings.size)
+    else:
+        other = unpack_settings((yield Recv("sift/settings")), 1, settings.size)
+        end.send("bob", "sift/settings", packed)
+    kept = settings == other
+    labels = settings.compress(kept)
+    key = bits.compress(kept)
+    if end.role == "bob":
+        flips = np.array([ideal_correlator(state, b, b) < 0 for b in BASIS_ANGLES], dtype=np.uint8)
+        key = key ^ flips[labels]
+    return key, labels
+
+
+def station_block_party(
+    end: PartyEnd,
+    settings: np.ndarray,
+    bits: np.ndarray,
+    options: KeyOptions,
+    *,
+    rng: np.random.Generator | None = None,
+) -> PartyProgram[tuple[Any, Any, int]]:
+    """Sifting, then the protocol's own :func:`~qentangle.protocols.keying.block_party`."""
+    key, labels = yield from sift_party(end, settings, bits)
+    estimate, side = yield from block_party(
+        end, key, options, (options.eps_sec, options.eps_cor), labels=labels, rng=rng
+    )
+    return estimate, side, int(labels.size)
+
+
+@dataclass
+class StationStats:
+    """Counters a station keeps in ``stats.json`` (no key bits)."""
+
+    role: str
+    blocks_stored: int = 0
+    blocks_aborted: int = 0
+    keys_stored: int = 0
+    bits_stored: int = 0
+    sifted_bits: int = 0
+    reconnects: int = 0
+    abort_reasons: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    last_block: str | None = None
+    started: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    pads_remaining: int = 0
+    state: str = "starting"
+
+    def count(self, table: dict[str, int], reason: str) -> None:
+        table[reason] = table.get(reason, 0) + 1
+
+
+class Station:
+    """A ground station process: ``role`` is ``alice`` (connects) or ``bob`` (listens)."""
+
+    def __init__(self, config: NetworkConfig, role: str, directory: Path, network_id: str) -> None:
+        self.config, self.role, self.directory = config, role, Path(directory)
+        self.network_id = network_id
+        self.store = KeyStore.open(self.directory / "keys.sqlite", owner="station")
+        self.pool = PadPool(self.directory)
+        self.options = KeyOptions(
+            sample_fraction=config.sample_fraction,
+            ec=config.ec,
+            eps_sec=config.eps_sec,
+            eps_cor=config.eps_cor,
+            block_bits=max(1024, 2 * config.rounds_per_block),
+        )
+        self.stats = StationStats(role)
+        self.attempted = self._load_attempted()
+        self.source_address: tuple[str, int] | None = None
+        self._source: socket.socket | None = None
+        self.timeout = 30.0
+
+    # ------------------------------------------------------------------ persistent state
+    def _load_attempted(self) -> int:
+        try:
+            return int(json.loads((self.directory / "state.json").read_text())["attempted"])
+        except FileNotFoundError:
+            return -1
+        except (OSError, ValueError, KeyError, TypeError):
+            raise QentangleError(f"station state {str(self.directory / 'state.json')!r} is corrupt") from None
+
+    def _save_attempted(self, block: int) -> None:
+        self.attempted = block
+        write_atomic(self.directory / "state.json", json.dumps({"attempted": block}).encode(), mode=0o600)
+
+    def save_stats(self) -> None:
+        self.stats.updated = time.time()
+        self.stats.pads_remaining = self.pool.remaining
+        write_atomic(self.directory / "stats.json", json.dumps(self.stats.__dict__, indent=1).encode())
+
+    def block_id(self, block: int) -> str:
+        return f"{self.network_id}-{block:08d}"
+
+    # ------------------------------------------------------------------ the source
+    def fetch(self, block: int) -> tuple[np.ndarray, np.ndarray]:
+        """This station's settings and outcomes of ``block`` from the source (reconnecting)."""
+        for attempt in range(3):
+            try:
+                if self._source is None:
+                    assert self.source_address is not None
+                    self._source = socket.create_connection(self.source_address, timeout=self.timeout)
+                    self._source.settimeout(max(self.timeout, 4 * self.config.block_seconds / max(self.config.speed, 1e-9)
+                                                if self.config.speed else self.timeout))
+                send_value(self._source, {"role": self.role, "block": block})
+                record = recv_value(self._source)
+                if not isinstance(record, dict) or record.get("block") != block:
+                    raise WireError("the source answered for another block")
+                return record["settings"], record["bits"]
+            except (OSError, ConnectionClosed, WireError):
+                self._close_source()
+                if attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))  # back-off before reconnecting to the source
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _close_source(self) -> None:
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    # ------------------------------------------------------------------ set-up
+    def handshake(self, sock: socket.socket) -> tuple[AuthenticatedConnection, int]:
+        """Agree on a pad window, authenticate the set-up, resolve a pending block.
+
+        Returns the authenticated connection and the next block number.
+        """
+        sock.settimeout(self.timeout)
+        pending = self._pending()
+        mine = {
+            "network": self.network_id,
+            "role": self.role,
+            "next_pad": self.pool.next_pad,
+            "attempted": self.attempted,
+            "pending": pending,
+        }
+        if self.role == "alice":
+            send_value(sock, mine)
+            theirs = recv_value(sock)
+            hellos = [mine, theirs]
+        else:
+            theirs = recv_value(sock)
+            if not isinstance(theirs, dict):
+                raise MessageRejected("malformed", "set-up message is not a table")
+            asked = theirs.get("pending")
+            mine["has"] = bool(asked) and self.store.has_block(str(asked))
+            send_value(sock, mine)
+            hellos = [theirs, mine]
+        alice, bob = hellos
+        if not isinstance(alice, dict) or not isinstance(bob, dict) or alice.get("network") != bob.get("network"):
+            raise MessageRejected("malformed", "set-up messages of another network")
+        start = max(int(alice["next_pad"]), int(bob["next_pad"]))
+        window = self.pool.reserve(start, 2 * PER_DIRECTION)
+        if window != start:  # our own mark was ahead of what we announced: refuse, retry
+            raise MessageRejected("malformed", "pad marks moved during set-up")
+        connection = AuthenticatedConnection(sock, self.role, self.pool, window, PER_DIRECTION, timeout=self.timeout)
+        # Authenticate what both saw of the set-up before acting on it.
+        if self.role == "alice":
+            connection.send_message("hello/confirm", hellos, 0)
+            kind, echoed, _ = connection.recv_message()
+        else:
+            kind, echoed, _ = connection.recv_message()
+            connection.send_message("hello/confirm", hellos, 0)
+        if kind != "hello/confirm" or echoed != hellos:
+            raise MessageRejected("tampered", "the stations saw different set-up messages")
+        if self.role == "alice" and alice["pending"]:
+            block_id = str(alice["pending"])
+            if bob.get("has"):
+                self.store.confirm_block(block_id)
+                log.info("pending block %s confirmed (stored at bob)", block_id)
+                self._count_stored(block_id)
+            else:
+                self.store.drop_block(block_id)
+                log.info("pending block %s dropped (absent at bob)", block_id)
+        return connection, max(int(alice["attempted"]), int(bob["attempted"])) + 1
+
+    def _pending(self) -> str | None:
+        last = self.store.last_block()
+        if last is None:
+            return None
+        info = self.store.block_info(last) or {}
+        return last if info.get("state") == "pending" else None
+
+    # ------------------------------------------------------------------ blocks
+    def run_block(self, connection: AuthenticatedConnection, block: int) -> None:
+        """Fetch, distil and (both or neither) store one block."""
+        self._save_attempted(block)
+        if self.role == "alice":
+            connection.send_message("block/start", block, 0)
+        else:
+            kind, announced, _ = connection.recv_message()
+            if kind != "block/start" or announced != block:
+                raise ProtocolMismatch(f"alice started block {announced!r}, bob expected {block}")
+        settings, bits = self.fetch(block)
+        rng = np.random.default_rng() if self.role == "alice" else None
+        estimate, side, sifted = run_party(
+            self.role, lambda end: station_block_party(end, settings, bits, self.options, rng=rng), connection
+        )
+        self.stats.sifted_bits += sifted
+        reason = estimate.reason if side is None else side.result.abort_reason
+        data = b""
+        if reason is None:
+            data = np.packbits(side.key).tobytes()
+            if len(data) < self.config.key_bytes:
+                reason = f"final key of {side.key.size} bits is shorter than one {8 * self.config.key_bytes}-bit key"
+        if reason is not None:
+            self.stats.blocks_aborted += 1
+            self.stats.count(self.stats.abort_reasons, reason.split(":")[0][:80])
+            log.info("block %d aborted: %s", block, reason)
+            return
+        result = side.result
+        params = {
+            "protocol": "bbm92",
+            "block": block,
+            "rounds": int(settings.size),
+            "sifted_bits": sifted,
+            "final_key_bits": int(side.key.size),
+            "eps_sec": self.options.eps_sec,
+            "eps_cor": self.options.eps_cor,
+            "qber": estimate.sample.rate if estimate.sample is not None else None,
+            "phase_error_bound": result.phase_error_bound,
+            "leaked_bits": result.leaked_bits,
+            "ec": self.options.ec,
+        }
+        block_id = self.block_id(block)
+        if self.role == "alice":
+            self.store.commit_block(block_id, data, key_bytes=self.config.key_bytes, params=params, state="pending")
+            connection.send_message("commit/propose", block_id, 0)
+            kind, answer, _ = connection.recv_message()
+            if kind != "commit/done" or answer != block_id:
+                raise ProtocolMismatch(f"bob answered {kind!r} to the commit of {block_id}")
+            self.store.confirm_block(block_id)
+        else:
+            kind, proposed, _ = connection.recv_message()
+            if kind != "commit/propose" or proposed != block_id:
+                raise ProtocolMismatch(f"alice proposed {proposed!r}, bob expected {block_id}")
+            self.store.commit_block(block_id, data, key_bytes=self.config.key_bytes, params=params)
+            connection.send_message("commit/done", block_id, 0)
+        self._count_stored(block_id)
+        log.info("block %d stored: %d bits", block, side.key.size)
+
+    def _count_stored(self, block_id: str) -> None:
+        info = self.store.block_info(block_id) or {}
+        self.stats.blocks_stored += 1
+        self.stats.keys_stored += int(info.get("key_count", 0))
+        self.stats.bits_stored += 8 * int(info.get("key_count", 0)) * int(info.get("key_bytes", 0))
+        self.stats.last_block = block_id
+
+    def serve(self, connection: AuthenticatedConnection, block: int, stop: Any) -> None:
+        """Blocks one after another on one connection, until its pad window runs low."""
+        while not stop():
+            if PER_DIRECTION - max(connection.sent, connection.expected) < _WINDOW_RESERVE:
+                return  # reconnect for a fresh window
+            self.run_block(connection, block)
+            block += 1
+            self.save_stats()
+
+    def session(self, sock: socket.socket, stop: Any) -> None:
+        """One connection's life; every failure is counted, never fatal."""
+        try:
+            connection, block = self.handshake(sock)
+            self.stats.state = "running"
+            self.save_stats()
+            self.serve(connection, block, stop)
+        except MessageRejected as rejected:
+            self.stats.count(self.stats.rejected, rejected.reason)
+            self._aborted(f"rejected: {rejected.reason}")
+            log.warning("%s", rejected)
+        except ProtocolMismatch as mismatch:
+            self.stats.count(self.stats.rejected, "out-of-order")
+            self._aborted("rejected: out-of-order")
+            log.warning("%s", mismatch)
+        except AuthenticationError as error:
+            self.stats.count(self.stats.rejected, "tampered")
+            self._aborted("rejected: tampered")
+            log.warning("%s", error)
+        except TransportTimeout as timeout:
+            self._aborted("timeout")
+            log.warning("%s", timeout)
+        except (ConnectionClosed, OSError, WireError) as error:
+            self._aborted("connection lost")
+            log.warning("connection lost: %s", error)
+        finally:
+            sock.close()
+            self.stats.reconnects += 1
+            self.stats.state = "reconnecting"
+            self.save_stats()
+
+    def _aborted(self, reason: str) -> None:
+        self.stats.blocks_aborted += 1
+        self.stats.count(self.stats.abort_reasons, reason)
+
+    def close(self) -> None:
+        self._close_source()
+        self.store.close()
