@@ -118,6 +118,15 @@ class ClassicalChannel:
     adversary:
         Optional function applied to every :class:`Message` on the wire (an active attacker,
         used in tests). If it changes a message, authentication fails and the run aborts.
+
+    >>> import numpy as np
+    >>> channel = ClassicalChannel.with_random_key(np.random.default_rng(5))
+    >>> channel.send("bob", "settings", [0, 2, 1]), channel.send("alice", "hash", b"1234", disclosed_bits=32)
+    ([0, 2, 1], b'1234')
+    >>> channel.disclosed_bits, channel.auth_key_bits_used  # 528-bit hash key + 128 bits a message
+    (32, 784)
+    >>> [(m.sender, m.kind) for m in channel.transcript]  # all an eavesdropper sees
+    [('bob', 'settings'), ('alice', 'hash')]
     """
 
     def __init__(

@@ -94,11 +94,11 @@ class AuthenticationError(QentangleError):
 class BackendError(QentangleError):
     """A quantum backend or job could not be reached, failed or timed out.
 
-    >>> from qentangle.ibm.backend import resolve_backend  # needs the ibm extra
-    >>> resolve_backend("fake_nowhere")
-    Traceback (most recent call last):
-        ...
-    qentangle.errors.BackendError: ...
+    Raised by :mod:`qentangle.ibm` (an unreachable service, a failed or timed-out job, a job
+    record that cannot be rebuilt). Like every deliberate error it is a :class:`QentangleError`:
+
+    >>> issubclass(BackendError, QentangleError), str(BackendError("job d1x2 on ibm_torino timed out"))
+    (True, 'job d1x2 on ibm_torino timed out')
     """
 
 

@@ -68,6 +68,16 @@ class NoiseConfig:
         misalignment_a_deg, misalignment_b_deg: rotation of the photon's polarization in
             degrees (Bloch angle twice that), any finite value.
         readout_a, readout_b: (P(read 1 | 0), P(read 0 | 1)) at each endpoint.
+
+    >>> noise = NoiseConfig(depolarizing=0.1, misalignment_b_deg=2)
+    >>> noise.describe()
+    'depolarizing=0.1, misalignment_b_deg=2.0'
+    >>> NoiseConfig.symmetric_readout(0.05).readout_b  # P(read 1 | 0), P(read 0 | 1)
+    (0.05, 0.05)
+    >>> NoiseConfig(dephasing_b=1.5)
+    Traceback (most recent call last):
+        ...
+    qentangle.errors.ValidationError: dephasing_b=1.5 is out of range: expected 0 <= dephasing_b <= 1
     """
 
     depolarizing: float = 0.0

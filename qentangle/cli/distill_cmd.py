@@ -1,10 +1,13 @@
 """qentangle distill ALICE BOB: distil two files of raw sifted bits into final keys.
 
-Inputs are 1-D .npy arrays of 0/1 or text files of 0/1 characters (whitespace ignored).
-With --out DIR the final keys are written to DIR/alice.key and DIR/bob.key (one 0/1
-character per bit, mode 0600, written atomically) next to DIR/report.json; an aborted run
-removes the alice.key and bob.key of an earlier run there, so the folder never pairs old keys
-with a new report. Key bits are never printed.
+Inputs are 1-D .npy arrays of 0/1 or text files of 0/1 characters (whitespace ignored),
+regular files only (not devices or pipes). They are read and distilled in blocks of at most
+2^22 bits, as the protocols do: each of B blocks gets eps_sec/B and eps_cor/B, so memory stays
+bounded whatever the file size. With --out DIR the final keys are written to DIR/alice.key and
+DIR/bob.key (one 0/1 character per bit, mode 0600) next to DIR/report.json, the three as one
+set: an interrupted run leaves the complete old set or the complete new one, never a mix and
+never a temporary file; an aborted run removes the keys of an earlier run there, so the folder
+never pairs old keys with a new report. Key bits are never printed.
 
 Phase error. Without --bases, a random sample of the key (--sample-fraction) is disclosed
 and its error rate also bounds the phase error of the key. That is an assumption of basis
@@ -19,21 +22,23 @@ random.
 from __future__ import annotations
 
 import argparse
-import stat
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qentangle.channel import ClassicalChannel
-from qentangle.cli.common import positive_int, print_json, probability, seed_int
-from qentangle.distill.chain import EC_METHODS, distill, distill_two_basis
+from qentangle.cli.common import EXIT_ABORTED, positive_int, print_json, probability, seed_int
+from qentangle.distill.chain import EC_METHODS, EPS_COR, EPS_SEC, MAX_QBER, distill, distill_two_basis
 from qentangle.errors import QentangleError, ValidationError
-from qentangle.files import file_error, open_binary, read_bytes, remove_file, write_private
+from qentangle.files import check_regular_file, file_error, open_binary, write_set
 from qentangle.jsonout import dumps
+from qentangle.progress import progress_bar
 from qentangle.rng import party_streams
 
 KEY_FILES = ("alice.key", "bob.key")
+BLOCK_BITS = 1 << 22  # the protocols' block size (qentangle.protocols.keying.DEFAULT_BLOCK_BITS)
 DEFAULT_SAMPLE_FRACTION = 0.1
 DEFAULT_QBER_HINT = 0.05
 
@@ -54,8 +59,8 @@ def register(subparsers: Any) -> None:
         "each basis's bit errors bound the other's phase errors (no basis-symmetry assumption)",
     )
     parser.add_argument("--ec", choices=EC_METHODS, default="cascade", help="error correction")
-    parser.add_argument("--eps-sec", type=probability, default=1e-10, help="secrecy epsilon")
-    parser.add_argument("--eps-cor", type=probability, default=1e-15, help="correctness epsilon")
+    EPS_SEC.add_to(parser)
+    EPS_COR.add_to(parser)
     parser.add_argument(
         "--sample-fraction", type=probability, default=None,
         help="fraction of the sifted key disclosed to estimate the QBER and, by basis symmetry, "
@@ -69,7 +74,7 @@ def register(subparsers: Any) -> None:
         "--bound", choices=("hypergeometric", "serfling"), default="hypergeometric",
         help="phase-error confidence bound",
     )
-    parser.add_argument("--max-qber", type=probability, default=0.11, help="abort above this")
+    MAX_QBER.add_to(parser)
     parser.add_argument("--frame-bits", type=positive_int, default=None, help="LDPC frame size")
     parser.add_argument("--seed", type=seed_int, default=None, help="seed (default: OS entropy)")
     parser.add_argument("--out", type=Path, default=None, help="directory for keys and report")
@@ -78,36 +83,93 @@ def register(subparsers: Any) -> None:
 
 
 def read_bits(path: Path, name: str) -> np.ndarray:
-    """Read a 1-D array of bits from ``.npy`` or a text file of 0/1 (whitespace ignored)."""
-    try:
-        is_dir = stat.S_ISDIR(path.stat().st_mode)
-    except FileNotFoundError:
-        raise ValidationError(f"{name}={str(path)!r} does not exist") from None
-    except OSError as error:
-        raise file_error(path, "read", error, name) from error
-    if is_dir:
-        raise ValidationError(f"{name}={str(path)!r} is a directory: expected a file of bits")
-    if path.suffix == ".npy":
-        with open_binary(path, label=name) as handle:
-            try:
-                array = np.load(handle, allow_pickle=False)
-            except (ValueError, OSError, EOFError) as error:
-                raise ValidationError(f"{name}={str(path)!r} is not a valid .npy file") from error
+    """Read a whole 1-D array of bits from ``.npy`` or a text file of 0/1 (whitespace ignored)."""
+    source = BitFile(path, name)
+    return source.block(0, source.size)
+
+
+class BitFile:
+    """A file of bits read in blocks: ``.npy`` (memory-mapped) or text of 0/1 characters.
+
+    Opening checks that the path is a regular file and finds the number of bits (``size``) in
+    one streamed pass for text; :meth:`block` reads bits ``[start, stop)``.
+    """
+
+    READ_BYTES = 1 << 24
+
+    def __init__(self, path: Path, name: str) -> None:
+        self.path, self.name = path, name
+        check_regular_file(path, name)
+        self._array: np.ndarray | None = None
+        self._offsets: list[tuple[int, int]] = []  # text: (bit index, byte offset) checkpoints
+        if path.suffix == ".npy":
+            self._array = self._open_npy()
+            self.size = int(self._array.shape[0])
+        else:
+            self.size = self._scan_text()
+
+    def _open_npy(self) -> np.ndarray:
+        try:
+            array = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            if isinstance(error, PermissionError):
+                raise file_error(self.path, "read", error, self.name) from error
+            raise ValidationError(f"{self.name}={str(self.path)!r} is not a valid .npy file") from error
         if not isinstance(array, np.ndarray) or array.ndim != 1:
             shape = getattr(array, "shape", None)
             raise ValidationError(
-                f"{name}={str(path)!r} holds an array of shape {shape}: expected a 1-D array of bits"
+                f"{self.name}={str(self.path)!r} holds an array of shape {shape}: "
+                "expected a 1-D array of bits"
             )
-        if array.size and (array.dtype.kind not in "biuf" or not np.all((array == 0) | (array == 1))):
-            raise ValidationError(f"{name}={str(path)!r} must contain only bits 0 and 1")
-        return array.astype(np.uint8)
-    data = np.frombuffer(read_bytes(path, label=name), dtype=np.uint8)
-    data = data[~np.isin(data, np.frombuffer(b" \t\r\n\f\v", dtype=np.uint8))]
-    if data.size and not np.all((data == ord("0")) | (data == ord("1"))):
-        raise ValidationError(
-            f"{name}={str(path)!r} must contain only the characters 0 and 1 (and whitespace)"
-        )
-    return (data - ord("0")).astype(np.uint8)
+        if array.size and array.dtype.kind not in "biuf":
+            raise ValidationError(f"{self.name}={str(self.path)!r} must contain only bits 0 and 1")
+        return array
+
+    def _scan_text(self) -> int:
+        count = 0
+        with open_binary(self.path, label=self.name) as handle:
+            while True:
+                offset = handle.tell()
+                try:
+                    chunk = handle.read(self.READ_BYTES)
+                except OSError as error:
+                    raise file_error(self.path, "read", error, self.name) from error
+                if not chunk:
+                    return count
+                self._offsets.append((count, offset))
+                count += self._text_bits(chunk).size
+
+    def _text_bits(self, chunk: bytes) -> np.ndarray:
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        data = data[~np.isin(data, _WHITESPACE)]
+        if data.size and not np.all((data == ord("0")) | (data == ord("1"))):
+            raise ValidationError(
+                f"{self.name}={str(self.path)!r} must contain only the characters 0 and 1 (and whitespace)"
+            )
+        return data - ord("0")
+
+    def block(self, start: int, stop: int) -> np.ndarray:
+        """Bits ``[start, stop)`` as a ``uint8`` array."""
+        if self._array is not None:
+            part = np.asarray(self._array[start:stop])
+            if part.size and not np.all((part == 0) | (part == 1)):
+                raise ValidationError(f"{self.name}={str(self.path)!r} must contain only bits 0 and 1")
+            return part.astype(np.uint8)
+        first = max(i for i, (bit, _) in enumerate(self._offsets) if bit <= start) if self._offsets else 0
+        parts = []
+        with open_binary(self.path, label=self.name) as handle:
+            for bit, offset in self._offsets[first:]:
+                if bit >= stop:
+                    break
+                handle.seek(offset)
+                bits = self._text_bits(handle.read(self.READ_BYTES))
+                lo, hi = max(start - bit, 0), min(stop - bit, bits.size)
+                if hi > lo:
+                    parts.append(bits[lo:hi])
+        return np.concatenate(parts).astype(np.uint8) if parts else np.zeros(0, dtype=np.uint8)
+
+
+_WHITESPACE = np.frombuffer(b" \t\r\n\f\v", dtype=np.uint8)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,41 +178,99 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationError("--sample-fraction is not used with --bases: no sample is disclosed")
     if args.bases is None and args.qber_hint is not None:
         raise ValidationError("--qber-hint needs --bases (otherwise the disclosed sample sets it)")
-    alice = read_bits(args.alice, "ALICE")
-    bob = read_bits(args.bob, "BOB")
-    bases = None if args.bases is None else read_bits(args.bases, "--bases")
+    alice = BitFile(args.alice, "ALICE")
+    bob = BitFile(args.bob, "BOB")
+    bases = None if args.bases is None else BitFile(args.bases, "--bases")
+    for other in (bob, bases):
+        if other is not None and other.size != alice.size:
+            raise ValidationError(
+                f"{other.name}={str(other.path)!r} holds {other.size} bits and ALICE={str(alice.path)!r} "
+                f"{alice.size}: expected the same number of bits"
+            )
     if args.out is not None:
         _prepare_out(args.out)
-    streams = party_streams(args.seed)  # the one seed layout (qentangle.rng)
-    rng_channel, rng_alice, rng_bob = streams.channel, streams.alice, streams.bob
-    channel = ClassicalChannel.with_random_key(rng_channel, nbytes=1 << 22)
+    streams = party_streams(args.seed)
+    rng_alice, rng_bob = streams.alice, streams.bob
+    channel = ClassicalChannel.with_random_key(streams.channel, nbytes=1 << 22)
+    blocks = max(1, math.ceil(alice.size / BLOCK_BITS))
     common = dict(
-        ec=args.ec, eps_sec=args.eps_sec, eps_cor=args.eps_cor, bound=args.bound,
+        ec=args.ec, eps_sec=args.eps_sec / blocks, eps_cor=args.eps_cor / blocks, bound=args.bound,
         max_qber=args.max_qber, rng_alice=rng_alice, ldpc_frame_bits=args.frame_bits,
     )
-    if bases is None:
-        fraction = DEFAULT_SAMPLE_FRACTION if args.sample_fraction is None else args.sample_fraction
-        result = distill(alice, bob, channel, sample_fraction=fraction, rng_bob=rng_bob, **common)
-    else:
-        hint = DEFAULT_QBER_HINT if args.qber_hint is None else args.qber_hint
-        result = distill_two_basis(alice, bob, bases, channel, qber_hint=hint, **common)
-    report = result.to_dict()
+    results = []
+    with progress_bar(blocks, progress=None, label="distil", unit="block") as bar:
+        for index in range(blocks):
+            start, stop = alice.size * index // blocks, alice.size * (index + 1) // blocks
+            a, b = alice.block(start, stop), bob.block(start, stop)
+            if bases is None:
+                fraction = DEFAULT_SAMPLE_FRACTION if args.sample_fraction is None else args.sample_fraction
+                result = distill(a, b, channel, sample_fraction=fraction, rng_bob=rng_bob, **common)
+            else:
+                hint = DEFAULT_QBER_HINT if args.qber_hint is None else args.qber_hint
+                result = distill_two_basis(a, b, bases.block(start, stop), channel, qber_hint=hint, **common)
+            results.append(result)
+            bar.update(1)
+            if result.aborted:
+                break
+    report = _combined_report(results, blocks, args.eps_sec, args.eps_cor)
     report["alice_file"] = str(args.alice)
     report["bob_file"] = str(args.bob)
     if bases is not None:
         report["bases_file"] = str(args.bases)
+    aborted = report["aborted"]
     if args.out is not None:
-        report.update(_write_outputs(args.out, result, report))
+        keys = None if aborted else [np.concatenate([r.alice_key for r in results]),
+                                     np.concatenate([r.bob_key for r in results])]
+        report.update(_write_outputs(args.out, keys, report))
     if args.json:
         print_json(report)
     else:
-        status = f"aborted: {result.abort_reason}" if result.aborted else "ok"
+        status = f"aborted: {report['abort_reason']}" if aborted else "ok"
         print(
-            f"distill {status}: {result.final_key_bits} final key bits from "
-            f"{result.sifted_bits} sifted bits (leaked {result.leaked_bits}, "
-            f"ec={result.ec_method}, eps_sec={result.eps_sec:g}, eps_cor={result.eps_cor:g})"
+            f"distill {status}: {report['final_key_bits']} final key bits from "
+            f"{report['sifted_bits']} sifted bits in {blocks} block(s) (leaked {report['leaked_bits']}, "
+            f"ec={report['ec_method']}, eps_sec={args.eps_sec:g}, eps_cor={args.eps_cor:g})"
         )
-    return 1 if result.aborted else 0
+    return EXIT_ABORTED if aborted else 0
+
+
+#: Report fields that add up over blocks.
+_SUMMED = (
+    "sifted_bits", "sample_bits", "reconciled_bits", "final_key_bits", "ec_leaked_bits",
+    "verification_bits", "leaked_bits", "corrected_bits", "discarded_bits", "asymptotic_key_bits",
+    "finite_key_bits", "auth_key_bits_used", "messages",
+)
+
+
+def _combined_report(results: list, blocks: int, eps_sec: float, eps_cor: float) -> dict[str, Any]:
+    """One block: its report. Several: totals, worst bounds, and each block's report."""
+    reports = [result.to_dict() for result in results]
+    if blocks == 1:
+        return reports[0]
+    report = dict(reports[-1])
+    for key in _SUMMED:
+        if key in report:
+            report[key] = sum(r.get(key) or 0 for r in reports)
+    for key in ("qber_estimate", "phase_error_estimate"):
+        weighted = [(r[key], r.get("sample_bits") or r.get("sifted_bits") or 0) for r in reports
+                    if r.get(key) is not None]
+        total = sum(weight for _, weight in weighted)
+        report[key] = sum(value * weight for value, weight in weighted) / total if total else None
+    for key in ("qber_upper_bound", "phase_error_bound"):
+        values = [r[key] for r in reports if r.get(key) is not None]
+        report[key] = max(values) if values else None
+    aborted = [r for r in reports if r["aborted"]]
+    report["aborted"] = bool(aborted)
+    report["abort_reason"] = (
+        f"block {len(reports)} of {blocks}: {aborted[0]['abort_reason']}" if aborted else None
+    )
+    report["keys_match"] = all(r.get("keys_match") for r in reports) if not aborted else None
+    if not aborted:
+        fed = sum((r.get("sifted_bits") or 0) for r in reports)
+        report["secret_fraction"] = report["final_key_bits"] / fed if fed else 0.0
+    report.update(eps_sec=eps_sec, eps_cor=eps_cor, blocks=blocks, block_bits=BLOCK_BITS,
+                  block_reports=reports)
+    return report
 
 
 def _prepare_out(out: Path) -> None:
@@ -162,24 +282,15 @@ def _prepare_out(out: Path) -> None:
         raise QentangleError(f"--out={str(out)!r} cannot be created: {error.strerror}") from None
 
 
-def _write_outputs(out: Path, result: Any, report: dict[str, Any]) -> dict[str, str]:
-    """Write both keys (or remove stale ones on abort), then the report; return file fields."""
+def _write_outputs(out: Path, keys: list[np.ndarray] | None, report: dict[str, Any]) -> dict[str, str]:
+    """Write both keys and the report as one set (an abort removes earlier keys); return file fields."""
     paths = [out / name for name in KEY_FILES]
-    fields: dict[str, str] = {}
-    if result.aborted:
-        for path in paths:  # an earlier run's keys must not sit next to this report
-            remove_file(path)
-    else:
-        try:
-            for path, bits in zip(paths, (result.alice_key, result.bob_key), strict=True):
-                write_private(path, _key_text(bits))
-        except QentangleError:
-            for path in paths:  # never leave one new key beside an old one
-                remove_file(path)
-            raise
-        fields = {"alice_key_file": str(paths[0]), "bob_key_file": str(paths[1])}
-    text = dumps({**report, **fields}, indent=2) + "\n"
-    write_private(out / "report.json", text.encode())
+    fields = {} if keys is None else {"alice_key_file": str(paths[0]), "bob_key_file": str(paths[1])}
+    files: dict[str, bytes | None] = dict.fromkeys(KEY_FILES)
+    if keys is not None:
+        files.update(zip(KEY_FILES, (_key_text(bits) for bits in keys), strict=True))
+    files["report.json"] = (dumps({**report, **fields}, indent=2) + "\n").encode()
+    write_set(out, files)
     return fields
 
 

@@ -38,6 +38,8 @@ COMMAND_MODULES = (
     "qentangle.cli.plan_cmd",
     "qentangle.cli.kme_cmd",
     "qentangle.cli.sae_cmd",
+    "qentangle.cli.network_cmd",
+    "qentangle.cli.timetags_cmd",
 )
 
 

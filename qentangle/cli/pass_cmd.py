@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--plot-dir", type=Path, default=None, metavar="DIR", help="write the pass plots here"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--timetags", action="store_true",
+                        help="run the pass through simulated detector click streams (sync, coincidences)")
     parser.set_defaults(handler=_run)
 
 
@@ -41,6 +43,8 @@ def _run(args: argparse.Namespace) -> int:
     from qentangle.report import pass_report
     from qentangle.scenarios.simulate import run_pass
 
+    if args.timetags:
+        from qentangle.scenarios.timetags import run_pass_timetags as run_pass
     result = run_pass(
         args.scenario,
         overrides=args.overrides,

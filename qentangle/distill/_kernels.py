@@ -64,8 +64,7 @@ def rounded_parity(conv, out):  # pragma: no cover - compiled
 
 
 
-_LLR_CLIP = 30.0  # |LLR| bound: tanh(15) rounds to 1 - 1.9e-13, still invertible
-_TANH_CLIP = 1.0 - 1e-15
+_TANH_CLIP = 1.0 - 1e-15  # check messages stay within +-2 atanh(1 - 1e-15) ~ +-35.3
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -122,12 +121,94 @@ def layered_bp(indptr, indices, syndrome, prior_llr, max_iter, llr, hard, messag
                     x = -_TANH_CLIP
                 r = 2.0 * np.arctanh(x)
                 messages[k] = r
-                post = q[j] + r
-                if post > _LLR_CLIP:
-                    post = _LLR_CLIP
-                elif post < -_LLR_CLIP:
-                    post = -_LLR_CLIP
-                llr[indices[k]] = post
+                llr[indices[k]] = q[j] + r
+        for v in range(n):
+            hard[v] = 1 if llr[v] < 0.0 else 0
+        met = True
+        for c in range(m):
+            parity = syndrome[c]
+            for k in range(indptr[c], indptr[c + 1]):
+                parity ^= hard[indices[k]]
+            if parity:
+                met = False
+                break
+        if met:
+            return it
+    return -max_iter
+
+
+PHI_STEP = 1.0 / 256.0
+PHI_MAX_ARG = 48.0
+PHI_AT_ZERO = 60.0  # phi(x) for x below 1e-26; phi(x) = -log(tanh(x / 2)) is infinite at 0
+
+
+def phi_table() -> np.ndarray:
+    """``phi(x) = -log(tanh(x / 2))`` on the grid ``x = k / 256``, ``0 <= x <= 48`` (+1 entry)."""
+    x = np.arange(int(PHI_MAX_ARG / PHI_STEP) + 2) * PHI_STEP
+    with np.errstate(divide="ignore"):
+        table = -np.log(np.tanh(x / 2.0))
+    table[0] = PHI_AT_ZERO
+    return table
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _phi(x, table):  # pragma: no cover - compiled
+    scaled = x * 256.0
+    if scaled < 1.0:  # steep part: exact
+        if x < 1e-26:
+            return PHI_AT_ZERO
+        return -np.log(np.tanh(0.5 * x))
+    i = int(scaled)
+    if i >= table.size - 1:
+        return 0.0
+    frac = scaled - i
+    return table[i] + frac * (table[i + 1] - table[i])
+
+
+@njit(cache=True, nogil=True)
+def layered_bp_phi(indptr, indices, syndrome, prior_llr, max_iter, llr, hard, messages, table):  # pragma: no cover
+    """:func:`layered_bp` with the check rule in the ``phi`` domain (sum of ``phi(|q|)``).
+
+    ``r = sign * phi(sum_others phi(|q|))`` is the product-sum rule exactly; ``phi`` is read
+    from ``table`` (:func:`phi_table`) with linear interpolation, exact below 1/256.
+    """
+    m = indptr.size - 1
+    n = prior_llr.size
+    for v in range(n):
+        llr[v] = prior_llr[v]
+    for k in range(messages.size):
+        messages[k] = 0.0
+    width = 0
+    for c in range(m):
+        width = max(width, indptr[c + 1] - indptr[c])
+    q = np.empty(width, dtype=np.float64)
+    ph = np.empty(width, dtype=np.float64)
+    for it in range(1, max_iter + 1):
+        for c in range(m):
+            s = indptr[c]
+            e = indptr[c + 1]
+            negative = syndrome[c] != 0
+            total = 0.0
+            for k in range(s, e):
+                qk = llr[indices[k]] - messages[k]
+                q[k - s] = qk
+                if qk < 0.0:
+                    negative = not negative
+                    p = _phi(-qk, table)
+                else:
+                    p = _phi(qk, table)
+                ph[k - s] = p
+                total += p
+            for k in range(s, e):
+                j = k - s
+                rest = total - ph[j]
+                if rest < 0.0:
+                    rest = 0.0
+                r = _phi(rest, table)
+                if negative != (q[j] < 0.0):
+                    r = -r
+                messages[k] = r
+                llr[indices[k]] = q[j] + r
         for v in range(n):
             hard[v] = 1 if llr[v] < 0.0 else 0
         met = True

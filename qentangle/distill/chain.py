@@ -218,6 +218,17 @@ def distill(
         Raise :class:`~qentangle.errors.ProtocolAbort` instead of returning an aborted result.
 
     Tampering with the channel raises :class:`~qentangle.errors.AuthenticationError`.
+
+    >>> import numpy as np
+    >>> from qentangle.channel import ClassicalChannel
+    >>> rng = np.random.default_rng(7)
+    >>> alice = rng.integers(0, 2, 20_000, dtype=np.uint8)
+    >>> bob = alice ^ (rng.random(20_000) < 0.03).astype(np.uint8)  # 3 % bit errors
+    >>> result = distill(alice, bob, ClassicalChannel.with_random_key(rng), rng_alice=rng)
+    >>> result.aborted, result.keys_match, result.final_key_bits == result.alice_key.size > 0
+    (False, True, True)
+    >>> "alice_key" in result.to_dict()  # key bits stay in the result object, never in its dict
+    False
     """
     a_key = as_bits("alice_key", alice_key, min_length=2)
     b_key = as_bits("bob_key", bob_key, min_length=2)

@@ -223,18 +223,26 @@ class SyndromeDecoder:
         ``prior`` is ``p(e_i = 1)``, one value or one per bit; :attr:`llr` keeps the final
         log-likelihood ratios ``log p(e_i = 0) / p(e_i = 1)``.
         """
-        from qentangle.distill._kernels import layered_bp
+        from qentangle.distill._kernels import layered_bp_phi, phi_table
 
         p = np.clip(np.broadcast_to(np.asarray(prior, dtype=float), (self.n,)), 1e-9, 1 - 1e-9)
         prior_llr = np.log1p(-p) - np.log(p)
         syndrome = np.ascontiguousarray(syndrome, dtype=np.uint8)
         llr = np.empty(self.n)
-        used = layered_bp(
-            self._indptr, self._indices, syndrome, prior_llr, max_iter, llr, self._hard, self._messages
+        used = layered_bp_phi(
+            self._indptr, self._indices, syndrome, prior_llr, max_iter, llr, self._hard, self._messages,
+            _phi_table(),
         )
         self.llr = llr
         self.iterations = abs(int(used))
         return self._hard.copy(), used > 0
+
+
+@lru_cache(maxsize=1)
+def _phi_table() -> np.ndarray:
+    from qentangle.distill._kernels import phi_table
+
+    return phi_table()
 
 
 @dataclass(frozen=True)

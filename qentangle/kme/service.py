@@ -87,6 +87,10 @@ class KmeService:
         self._worker: asyncio.Task | None = None
         self._peers: httpx.AsyncClient | None = None
         self._peer_urls: dict[str, str] = {}
+        kmes = sorted([config.kme_id, *config.peers])
+        #: This KME allocates, as master, only stored keys of its own lane (index mod the number of
+        #: KMEs), so two KMEs taking keys at the same time never pick the same stored key.
+        self.lane = (kmes.index(config.kme_id), len(kmes))
         self.counters = {"enc_keys": 0, "dec_keys": 0, "keys_delivered": 0, "batches": 0, "peer_failures": 0}
 
     # ------------------------------------------------------------------ life cycle
@@ -127,6 +131,7 @@ class KmeService:
         self._check_local(caller)
         peer = self._peer_of(slave, "slave_SAE_ID")
         stats = await self._store(self.store.stats)
+        available = await self._store(lambda: self.store.available_bytes(lane=self.lane))
         key_size = self.config.default_key_size
         return {
             "source_KME_ID": self.config.kme_id,
@@ -134,8 +139,8 @@ class KmeService:
             "master_SAE_ID": caller,
             "slave_SAE_ID": slave,
             "key_size": key_size,
-            "stored_key_count": int(stats["available_bytes"] // (key_size // 8)),
-            "max_key_count": int(stats["bits"] // key_size),
+            "stored_key_count": int(available // (key_size // 8)),
+            "max_key_count": int(stats["bits"] // key_size // self.lane[1]),
             "max_key_per_request": self.config.max_key_per_request,
             "max_key_size": self.config.max_key_size,
             "min_key_size": self.config.min_key_size,
@@ -258,7 +263,7 @@ class KmeService:
         self.counters["batches"] += 1
         requests = [(p.number, p.size, p.caller, p.slave) for p in batch]
         try:
-            results = await self._store(self.store.allocate_many, requests)
+            results = await self._store(lambda: self.store.allocate_many(requests, lane=self.lane))
         except KeyStoreError as error:
             for pending in batch:
                 pending.future.set_exception(KmeError(503, "key store error", [{"store": str(error)}]))

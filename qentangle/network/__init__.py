@@ -17,7 +17,6 @@ Adding a node kind (e.g. a KME per station): register a command builder with
 ``[network] nodes``; :func:`qentangle.network.nodes.spawn_node` starts it and waits for its
 ``READY <host> <port>`` line. Each station's key store is ``DIR/<station>/keys.sqlite``.
 
-Limitation: the network reconciles with LDPC (one-way); Cascade is split into party programs
-too (:func:`qentangle.distill.chain.cascade_party`) but needs hundreds of round trips per
-block, so the network configuration accepts ``ec = "ldpc"`` only.
+Error correction: Cascade (default, interactive: a few hundred authenticated messages per
+block) or LDPC (one-way), both as party programs of :mod:`qentangle.distill.chain`.
 """

@@ -5,8 +5,8 @@ seconds per wall-clock second; 0 = as fast as the machine goes), optional ``seed
 (default 127.0.0.1), ``ports`` (node name -> port, 0 = ephemeral) and ``nodes`` (the kinds of
 node to start, in order; default source, bob, alice). ``[link]``: ``pair_rate_hz``,
 ``loss_db`` (coincidences per second = pair rate * 10^(-loss/10)) and ``depolarizing`` (QBER =
-depolarizing / 2). ``[keys]``: ``rounds_per_block``, ``key_bytes``, ``ec`` (``ldpc``: the
-network runs one-way LDPC reconciliation), ``sample_fraction``, ``eps_sec``, ``eps_cor`` and
+depolarizing / 2). ``[keys]``: ``rounds_per_block``, ``key_bytes``, ``ec`` (``cascade``, the
+default, or ``ldpc``), ``sample_fraction``, ``eps_sec``, ``eps_cor`` and
 ``auth_key_mib`` (the bootstrap authentication key).
 
 >>> config = load_config("lab")
@@ -33,6 +33,7 @@ from qentangle.errors import ValidationError, check_positive_int, check_range
 PRESETS = ("lab", "micius-2020", "micius-2020-bright")
 DEFAULT_NODES = ("source", "bob", "alice")
 PROTOCOLS = ("bbm92",)
+EC_METHODS = ("cascade", "ldpc")
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class NetworkConfig:
     depolarizing: float = 0.04
     rounds_per_block: int = 131072
     key_bytes: int = 32
-    ec: str = "ldpc"
+    ec: str = "cascade"
     sample_fraction: float = 0.1
     eps_sec: float = 1e-10
     eps_cor: float = 1e-15
@@ -60,10 +61,8 @@ class NetworkConfig:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValidationError(f"protocol={self.protocol!r} is not valid: expected one of {', '.join(PROTOCOLS)}")
-        if self.ec != "ldpc":
-            raise ValidationError(
-                f"ec={self.ec!r} is not valid: expected ldpc (the network runs one-way LDPC reconciliation)"
-            )
+        if self.ec not in EC_METHODS:
+            raise ValidationError(f"ec={self.ec!r} is not valid: expected one of {', '.join(EC_METHODS)}")
         check_range("speed", self.speed, 0.0, 1e9)
         check_range("pair_rate_hz", self.pair_rate_hz, 0.0, 1e12, low_open=True)
         check_range("loss_db", self.loss_db, 0.0, 200.0)

@@ -390,27 +390,49 @@ class KeyStore:
             "available_bytes": int(available_bytes),
         }
 
+    def available_bytes(self, *, lane: tuple[int, int] = (0, 1)) -> int:
+        """The bytes of the keys :meth:`allocate` could still take in ``lane``."""
+        rank, lanes = _check_lane(lane)
+        row = self._read(
+            "SELECT COALESCE(SUM(k.size_bytes), 0) FROM keys k JOIN blocks b ON b.seq = k.block_seq"
+            " WHERE k.allocation IS NULL AND b.state = 'stored' AND k.idx % ? = ?",
+            (lanes, rank),
+        ).fetchone()
+        return int(row[0])
+
     def default_key_bytes(self) -> int | None:
         """The key size of the most recent block (the KME's default key size), or ``None``."""
         row = self._read("SELECT key_bytes FROM blocks ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else int(row[0])
 
     # ------------------------------------------------------------------ key delivery (KME)
-    def allocate(self, key_count: int, size_bits: int, master_sae: str, slave_sae: str) -> list[Allocation]:
+    def allocate(
+        self,
+        key_count: int,
+        size_bits: int,
+        master_sae: str,
+        slave_sae: str,
+        *,
+        lane: tuple[int, int] = (0, 1),
+    ) -> list[Allocation]:
         """Give ``key_count`` keys of ``size_bits`` bits to the pair (master, slave), in one transaction.
 
         Each key takes the next available stored keys, in commit order, until it has
         ``size_bits / 8`` bytes (the rest of its last stored key is discarded, never reused). The
         allocations are recorded with this store as the *master* side. Raises
         :class:`KeysUnavailable` (nothing allocated) when the store holds too few keys.
+
+        ``lane=(rank, lanes)`` takes only stored keys whose index in their block is ``rank``
+        modulo ``lanes``: two KMEs that both act as masters use disjoint lanes, so they never
+        allocate the same key at the same time.
         """
-        (result,) = self.allocate_many([(key_count, size_bits, master_sae, slave_sae)])
+        (result,) = self.allocate_many([(key_count, size_bits, master_sae, slave_sae)], lane=lane)
         if isinstance(result, KeysUnavailable):
             raise result
         return result
 
     def allocate_many(
-        self, requests: Sequence[tuple[int, int, str, str]]
+        self, requests: Sequence[tuple[int, int, str, str]], *, lane: tuple[int, int] = (0, 1)
     ) -> list[list[Allocation] | KeysUnavailable]:
         """:meth:`allocate` for several ``(key_count, size_bits, master_sae, slave_sae)`` requests
         in one transaction (one disk sync). Each request gets its allocations, or a
@@ -426,11 +448,14 @@ class KeyStore:
                     _check_sae("slave_sae", slave_sae),
                 )
             )
+        rank, lanes = _check_lane(lane)
         results: list[list[Allocation] | KeysUnavailable] = []
         with self._write() as db:
             rows = db.execute(
                 "SELECT k.key_id, k.size_bytes FROM keys k JOIN blocks b ON b.seq = k.block_seq"
-                " WHERE k.allocation IS NULL AND b.state = 'stored' ORDER BY k.block_seq, k.idx"
+                " WHERE k.allocation IS NULL AND b.state = 'stored' AND k.idx % ? = ?"
+                " ORDER BY k.block_seq, k.idx",
+                (lanes, rank),
             )
             spare: list[tuple[str, int]] = []  # fetched but not used, in order
             fresh: list[Allocation] = []
@@ -728,6 +753,16 @@ def _digest(block_id: str, key_bytes: int, payload: bytes) -> str:
     hasher = hashlib.sha256(f"qentangle-block\0{block_id}\0{key_bytes}\0".encode())
     hasher.update(payload)
     return hasher.hexdigest()
+
+
+def _check_lane(lane: Any) -> tuple[int, int]:
+    try:
+        rank, lanes = (int(part) for part in lane)
+    except (TypeError, ValueError):
+        raise ValidationError(f"lane={lane!r} is not valid: expected (rank, lanes)") from None
+    if not 0 <= rank < lanes:
+        raise ValidationError(f"lane={lane!r} is not valid: expected 0 <= rank < lanes")
+    return rank, lanes
 
 
 def _check_block_state(state: Any) -> str:

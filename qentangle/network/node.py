@@ -27,7 +27,7 @@ from qentangle.network.config import config_from_dict
 EXIT_FAULT = 3
 
 
-class _Stop(Exception):
+class _Stop(BaseException):
     pass
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -53,8 +54,8 @@ from qentangle.protocols.endpoints import pack_settings, unpack_settings
 from qentangle.protocols.keying import KeyOptions, block_party
 from qentangle.states import BASIS_ANGLES, ideal_correlator
 
-PER_DIRECTION = 2048  # pads per direction in one connection's window
-_WINDOW_RESERVE = 256  # reconnect for a fresh window when fewer pads than this are left
+PER_DIRECTION = 8192  # pads per direction in one connection's window
+_WINDOW_RESERVE = 2048  # reconnect for a fresh window when fewer pads than this are left
 log = logging.getLogger("qentangle.network.station")
 
 
@@ -276,7 +277,7 @@ class Station:
                 reason = f"final key of {side.key.size} bits is shorter than one {8 * self.config.key_bytes}-bit key"
         if reason is not None:
             self.stats.blocks_aborted += 1
-            self.stats.count(self.stats.abort_reasons, reason.split(":")[0][:80])
+            self.stats.count(self.stats.abort_reasons, re.sub(r"[0-9][0-9.e+-]*", "#", reason)[:100])
             log.info("block %d aborted: %s", block, reason)
             return
         result = side.result

@@ -6,6 +6,24 @@
 """
 
 from qentangle.plan.run import PlanResult, run_plan
-from qentangle.plan.scenario import PlanScenario, list_plan_presets, load_plan, parse_plan
+from qentangle.plan.scenario import (
+    PlanScenario,
+    from_dict,
+    list_plan_presets,
+    load_plan,
+    parse_plan,
+    pass_scenario,
+    preset_document,
+)
 
-__all__ = ["PlanResult", "PlanScenario", "list_plan_presets", "load_plan", "parse_plan", "run_plan"]
+__all__ = [
+    "PlanResult",
+    "PlanScenario",
+    "from_dict",
+    "list_plan_presets",
+    "load_plan",
+    "parse_plan",
+    "pass_scenario",
+    "preset_document",
+    "run_plan",
+]

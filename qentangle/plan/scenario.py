@@ -521,6 +521,19 @@ def list_plan_presets() -> list[str]:
     return sorted(e.name[:-5] for e in folder.iterdir() if e.name.endswith(".toml"))
 
 
+def preset_document(name: str) -> dict[str, Any]:
+    """The TOML document of a shipped preset as a dict, to edit and pass to :func:`from_dict`.
+
+    >>> doc = preset_document("europe-4")
+    >>> doc["constellation"]["planes"] = 1
+    >>> len(from_dict(doc).satellites)
+    1
+    """
+    if name not in list_plan_presets():
+        raise ValidationError(f"preset={name!r} is not valid: expected one of {', '.join(list_plan_presets())}")
+    return tomllib.loads((resources.files("qentangle.plan") / "presets" / f"{name}.toml").read_text("utf-8"))
+
+
 def load_plan(name_or_path: str | Path) -> PlanScenario:
     """Load a shipped planning preset by name (``europe-12``) or a planning TOML file by path."""
     text_name = str(name_or_path)

@@ -56,7 +56,17 @@ def _bases(value: tuple) -> tuple[float, ...]:
 
 @dataclass(frozen=True)
 class InterceptResend:
-    """Measure-and-resend on a ``fraction`` of pairs, on ``arm``, in random ``bases``."""
+    """Measure-and-resend on a ``fraction`` of pairs, on ``arm``, in random ``bases``.
+
+    Intercepting half of Bob's photons in Z or X teaches Eve a quarter of a bit per Z key bit
+    (``f / 2`` on one arm) and shows up as a QBER of ``f / 4``:
+
+    >>> attack = InterceptResend(0.5, "bob")
+    >>> str(attack), attack.information(key_angle=0.0)
+    ('intercept-resend (fraction 0.5, arm bob, bases 0,1.571)', 0.25)
+
+    Pass it to a protocol as ``attacks=(attack,)``, e.g. ``run_bbm92(10**5, attacks=(attack,))``.
+    """
 
     fraction: float = 1.0
     arm: str = "bob"
@@ -118,7 +128,15 @@ class InterceptResend:
 
 @dataclass(frozen=True)
 class EntanglingProbe:
-    """Eve's ancilla, rotated by ``strength`` conditioned on the photon in basis ``basis``."""
+    """Eve's ancilla, rotated by ``strength`` conditioned on the photon in basis ``basis``.
+
+    A weak probe (``strength`` near 0) learns little and disturbs little; ``pi`` is a full
+    CNOT copy in ``basis``. One ancilla per attacked arm:
+
+    >>> probe = EntanglingProbe(strength=0.5, arm="both")
+    >>> str(probe), probe.num_ancillas
+    ('entangling probe (strength 0.5 rad, arm both, basis 0)', 2)
+    """
 
     strength: float = math.pi / 4
     arm: str = "bob"
@@ -152,7 +170,15 @@ class EntanglingProbe:
 
 @dataclass(frozen=True)
 class FakeSource:
-    """Separable pairs, equal (or opposite, for psi states) in basis ``basis``; Eve keeps a copy."""
+    """Separable pairs, equal (or opposite, for psi states) in basis ``basis``; Eve keeps a copy.
+
+    The pairs replace the entangled source, so they agree perfectly in ``basis`` but not in
+    the conjugate one, and a Bell test cannot exceed 2:
+
+    >>> source = FakeSource()
+    >>> str(source), source.replaces_source
+    ('fake source (correlated in basis 0)', True)
+    """
 
     basis: float = 0.0
     num_ancillas: int = 1

@@ -35,6 +35,7 @@ from qentangle.analysis import analyse_chsh, chsh_lower_bound, chsh_orientation,
 from qentangle.channel import ClassicalChannel
 from qentangle.distill.finite_key import device_independent_phase_error, phase_error_failure
 from qentangle.errors import ValidationError, check_choice, check_range
+from qentangle.params import Param
 from qentangle.progress import progress_bar
 from qentangle.protocols.bbm92 import BASES, BBM92Result
 from qentangle.protocols.e91 import ALICE_ANGLES, BOB_ANGLES, BOB_FRAME, KEY_PAIRS, TEST_PAIRS, E91Result
@@ -49,6 +50,8 @@ from qentangle.timetags.sync import SyncResult, synchronize
 CLICK_PROTOCOLS = ("bbm92", "e91", "chsh")
 TEST_SIGNS = np.array([1.0, -1.0, 1.0, 1.0])
 TRACK_MIN_COINCIDENCES = 10
+EPOCH_S = Param("epoch_s", float, low=1e-3, high=1e4, default=10.0, unit="s", metavar="S",
+                help="coincidences are found epoch by epoch (memory grows with the epoch, not the file)")
 EDGE_MARGIN_PS = 1_000_000  # Bob reads 1 us beyond an epoch's mapped edges
 
 
@@ -197,7 +200,7 @@ def coincide(
     progress: bool | None = None,
 ) -> MatchedClicks:
     """Steps 1 and 2 of the module docstring over the parties' channel."""
-    check_range("epoch_s", epoch_s, 1e-3, 1e4)
+    epoch_s = EPOCH_S.check(epoch_s)
     channel = parties.channel
     first_a, last_a = _bounds(alice)
     if last_a <= first_a:

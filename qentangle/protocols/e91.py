@@ -161,7 +161,6 @@ def run_e91(
     statistics = analyse_chsh(
         alice_counts, TEST_SIGNS, orientation=int(orientation), confusion=session.engine.readout_confusion()
     )
-    correlators = statistics.E
     s_value, s_err = orientation * statistics.S, statistics.S_stderr
     # The abort rule uses the raw S: mitigation leans on a calibration the adversary may bias.
     s_raw, s_raw_err = orientation * statistics.S_raw, statistics.S_raw_stderr
@@ -204,8 +203,10 @@ def run_e91(
         S_raw_stderr=s_raw_err,
         z_score=s_z,
         correlators=tuple(
-            {"a": ALICE_ANGLES[i], "b": bob_angles[j], "E": float(e), "n": int(n)}
-            for (i, j), e, n in zip(TEST_PAIRS, correlators, alice_counts.sum(axis=1), strict=True)
+            {"a": ALICE_ANGLES[i], "b": bob_angles[j], "E": float(e), "stderr": float(se), "n": int(n)}
+            for (i, j), e, se, n in zip(
+                TEST_PAIRS, statistics.E, statistics.E_stderr, statistics.n, strict=True
+            )
         ),
         s_sigmas=s_sigmas,
     )

@@ -90,6 +90,14 @@ class KeyOptions:
             each basis's errors, which bound the other basis's phase errors.
         qber_hint: QBER that tunes error correction when no sample is disclosed (``"ec"``).
         block_bits: largest block of sifted bits distilled at once (default 2^22).
+
+    >>> options = KeyOptions(ec="ldpc", eps_sec=1e-9)
+    >>> options.qber_abort, options.sample_fraction, options.ec
+    (0.11, 0.1, 'ldpc')
+    >>> KeyOptions(ec="magic")
+    Traceback (most recent call last):
+        ...
+    qentangle.errors.ValidationError: ec='magic' is not valid: expected one of cascade, ldpc
     """
 
     sample_fraction: float = 0.1

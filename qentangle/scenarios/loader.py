@@ -2,7 +2,12 @@
 
 Every key is checked against the scenario's schema (known sections and keys, value types),
 then each section's object validates its ranges. Errors name the key as ``section.key``
-(``stations.alice.aperture_m`` for a station).
+(``stations.alice.aperture_m`` for a station) and the file.
+
+A scenario file says what it is: either it is complete (every section and every key of the
+schema, except the keys in :data:`OPTIONAL_KEYS`), or it names the scenario it changes with a
+top-level ``extends = "micius-2020"`` (a preset, or a path relative to the file) and gives
+only what differs. A missing key is an error, never a silent Micius value.
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ SECTIONS: dict[str, type] = {
 STATION_KEYS = ("alice", "bob")
 SCENARIO_KEYS: dict[str, type] = {"name": str, "description": str, "reference": str}
 _STATION_EXCLUDED = ("key",)
+#: Keys a complete scenario may leave out: the orbit keys of the other orbit kind or
+#: placement, the estimation rule (``auto``) and the scenario's own description.
+OPTIONAL_KEYS: dict[str, tuple[str, ...]] = {
+    "scenario": tuple(SCENARIO_KEYS),
+    "orbit": ("raan_deg", "arg_latitude_deg", "elements_epoch", "tle_line1", "tle_line2"),
+    "protocol": ("estimation",),
+}
+MAX_SCENARIO_BYTES = 1 << 20
+_MAX_EXTENDS_DEPTH = 8
 
 
 def _field_types(cls: type, excluded: Iterable[str] = ()) -> dict[str, type]:
@@ -170,14 +184,71 @@ def from_dict(document: Mapping[str, Any], *, path: str = "") -> Scenario:
     )
 
 
-def parse_toml(text: str, *, path: str = "") -> Scenario:
-    """Parse and validate scenario TOML text."""
+def parse_toml(text: str, *, path: str = "", _depth: int = 0) -> Scenario:
+    """Parse and validate scenario TOML text: complete, or ``extends = "..."`` another scenario.
+
+    >>> parse_toml('extends = "micius-2020"\\n[source]\\npair_rate_hz = 1e7').source.pair_rate_hz
+    10000000.0
+    >>> try:
+    ...     parse_toml("[source]\\npair_rate_hz = 1e7", path="mine.toml")
+    ... except ValidationError as error:
+    ...     print(str(error)[:30])
+    mine.toml: time is missing: a
+    """
+    where = path or "scenario"
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        where = path or "scenario"
-        raise ValidationError(f"{where} is not valid TOML: {error}") from None
-    return from_dict(document, path=path)
+        raise ValidationError(f"{where} is not valid TOML: {' '.join(str(error).split())}") from None
+    base = document.pop("extends", None)
+    try:
+        if base is None:
+            _check_complete(document)
+            return from_dict(document, path=path)
+        if not isinstance(base, str):
+            raise ValidationError(f"extends={base!r} is not valid: expected a preset name or a file path")
+        if _depth >= _MAX_EXTENDS_DEPTH:
+            raise ValidationError(f"extends={base!r}: more than {_MAX_EXTENDS_DEPTH} levels of extends")
+        relative = Path(path).parent / base if path else Path(base)
+        target = base if base in list_presets() or not relative.is_file() else relative
+        merged = _merge(load_scenario(target, _depth=_depth + 1).to_dict(), document)
+        return from_dict(merged, path=path)
+    except ValidationError as error:
+        if path and not str(error).startswith(f"{path}:"):
+            raise ValidationError(f"{path}: {error}", param=error.param, template=error.template) from None
+        raise
+
+
+def _check_complete(document: Mapping[str, Any]) -> None:
+    """Every section and key of the schema is given (except :data:`OPTIONAL_KEYS`)."""
+    hint = (
+        "a scenario file gives every section and key, or names the scenario it changes with "
+        'extends = "micius-2020"'
+    )
+    for section, keys in schema().items():
+        table: Any = document
+        for part in section.split("."):
+            table = table.get(part) if isinstance(table, Mapping) else None
+        if section == "scenario":
+            continue
+        if table is None:
+            raise ValidationError(f"{section} is missing: {hint}")
+        if not isinstance(table, Mapping):
+            continue  # from_dict names the wrong type
+        missing = [key for key in keys if key not in table and key not in OPTIONAL_KEYS.get(section, ())]
+        if missing:
+            raise ValidationError(f"{section}.{missing[0]} is missing: {hint}")
+
+
+def _merge(base: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied table by table (a change replaces a value)."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
 
 
 def _presets_dir():
@@ -207,22 +278,40 @@ def preset_text(name: str) -> str:
     return (_presets_dir() / f"{name}.toml").read_text(encoding="utf-8")
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
+def load_scenario(name_or_path: str | Path, *, _depth: int = 0) -> Scenario:
     """Load a preset by name (``micius-2020``) or a scenario TOML file by path.
+
+    The file must be UTF-8 text of at most 1 MiB.
 
     >>> load_scenario("micius-2017").alice.name
     'Delingha'
     """
     text_name = str(name_or_path)
     if isinstance(name_or_path, str) and text_name in list_presets():
-        return parse_toml(preset_text(text_name), path=f"{text_name}.toml")
+        return parse_toml(preset_text(text_name), path=f"{text_name}.toml", _depth=_depth)
     path = Path(name_or_path)
     if not path.is_file():
         raise ValidationError(
             f"scenario={text_name!r} is not a preset or a file: expected one of "
             f"{', '.join(list_presets())} or a path to a .toml file"
         )
-    return parse_toml(path.read_text(encoding="utf-8"), path=str(path))
+    try:
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise ValidationError(
+                f"scenario={text_name!r} is {size} bytes: a scenario file is at most "
+                f"{MAX_SCENARIO_BYTES} bytes"
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise ValidationError(f"scenario={text_name!r} cannot be read: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValidationError(
+            f"scenario={text_name!r} is not UTF-8 text (byte {error.start}): save it as UTF-8"
+        ) from None
+    return parse_toml(text, path=str(path), _depth=_depth)
 
 
 def _parse_value(text: str) -> Any:

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from qentangle.errors import ValidationError, check_probability, check_range
+from qentangle.params import Param
 from qentangle.progress import progress_bar
 from qentangle.rng import SeedLike, spawn_generators
 from qentangle.timetags.events import Clicks, DetectorMap
@@ -54,6 +55,12 @@ from qentangle.timetags.events import Clicks, DetectorMap
 SPEED_OF_LIGHT_M_S = 299_792_458.0
 PS = 1e12
 JITTER_MARGIN_SIGMAS = 10.0
+OFFSET_S = Param("offset_s", float, low=-100.0, high=100.0, default=0.0, unit="s", metavar="X",
+                 help="Bob's clock offset: t_B = t_A (1 + drift_ppm 1e-6) + offset_s")
+DRIFT_PPM = Param("drift_ppm", float, low=-1000.0, high=1000.0, default=0.0, unit="ppm", metavar="Y",
+                  help="Bob's clock frequency error against Alice's")
+DURATION_S = Param("duration_s", float, low=0.0, high=1e5, low_open=True, default=None, unit="s", metavar="S",
+                   help="length of the simulated streams")
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,7 @@ def relative_clocks(offset_s: float = 0.0, drift_ppm: float = 0.0, *, start_s: f
     >>> round(b.reading_s(3.0) - (t_a * (1 + 10e-6) - 0.5), 12)
     0.0
     """
+    offset_s, drift_ppm = OFFSET_S.check(offset_s), DRIFT_PPM.check(drift_ppm)
     start = start_s + max(0.0, -offset_s) * (1.0 + abs(drift_ppm) * 1e-6) + 1e-3
     rate = 1.0 + drift_ppm * 1e-6
     return Clock(start, 0.0), Clock(start * rate + offset_s, drift_ppm)
@@ -186,6 +194,8 @@ class LinkProfile:
             object.__setattr__(self, name, np.atleast_1d(np.asarray(getattr(self, name), dtype=float)))
         if np.any(np.diff(self.knot_t_s) <= 0) or self.knot_t_s.size != self.delay_a_s.size:
             raise ValidationError("link delay knots must be increasing, one delay per knot")
+        if np.any(self.delay_a_s < 0) or np.any(self.delay_b_s < 0):
+            raise ValidationError("link delays must be >= 0")
 
     @property
     def end_s(self) -> float:
@@ -390,13 +400,9 @@ def _release(model, side, st: StationModel, rng, state: _StationState, times, de
     if last:
         cut = t.size
     else:
-        link = model.link
-        future = link.knot_t_s >= end_s
-        delays = [float(link.delay_s(side, end_s))]
-        if np.any(future):
-            delays.append(float((link.delay_a_s if side == "a" else link.delay_b_s)[future].min()))
+        # noise clicks of the next piece start at end_s, its photons later (delays are >= 0)
         margin = JITTER_MARGIN_SIGMAS * st.detectors.jitter_ps + 1.0
-        threshold = int(_reading_ps(st.clock, end_s, np.array([min(delays) * PS - margin]))[0])
+        threshold = int(_reading_ps(st.clock, end_s, np.array([-margin]))[0])
         cut = int(np.searchsorted(t, threshold))
     state.pending_t, state.pending_d = t[cut:], d[cut:]
     t, d = t[:cut], d[:cut]

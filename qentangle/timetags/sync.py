@@ -40,8 +40,15 @@ from typing import Any
 import numpy as np
 
 from qentangle.errors import QentangleError, check_range
-from qentangle.timetags.coincidences import ClockModel, PathDifference, find_coincidences
+from qentangle.params import Param
+from qentangle.timetags.coincidences import ClockModel, PathDifference, find_coincidences, pair_delays
 
+MAX_OFFSET_S = Param("max_offset_s", float, low=0.0, high=1e4, default=1.0, unit="s", metavar="S",
+                     help="largest clock offset searched (|offset_s|)")
+MAX_DRIFT_PPM = Param("max_drift_ppm", float, low=0.0, high=1e4, default=10.0, unit="ppm", metavar="PPM",
+                      help="largest clock frequency error searched")
+SYNC_SPAN_S = Param("sync_span_s", float, low=0.0, high=1e6, low_open=True, default=None, unit="s", metavar="S",
+                    help="data used for synchronisation (default: all)")
 MAX_FFT_BINS = 1 << 21
 MAX_PAIRS = 20_000_000
 SIGNIFICANCE = 6.0
@@ -119,15 +126,15 @@ def synchronize(
     bin (about the timing jitter). The coincidence window reported is ``2 window_sigmas``
     times the measured peak width (at least ``resolution_ps``).
     """
-    max_offset = check_range("max_offset_s", max_offset_s, 0.0, 1e4) * 1e12
-    drift_bound = check_range("max_drift_ppm", max_drift_ppm, 0.0, 1e4) * 1e-6
+    max_offset = MAX_OFFSET_S.check(max_offset_s) * 1e12
+    drift_bound = MAX_DRIFT_PPM.check(max_drift_ppm) * 1e-6
     resolution = check_range("resolution_ps", resolution_ps, 1.0, 1e9)
     a = np.asarray(a_ps, dtype=np.int64)
     b = np.asarray(b_ps, dtype=np.int64)
     if a.size < 2 or b.size < 2:
         raise SyncError("too few clicks to synchronise: need at least two per station")
     t0 = int(a[0])
-    span = float(a[-1] - a[0]) if span_s is None else min(float(a[-1] - a[0]), span_s * 1e12)
+    span = float(a[-1] - a[0]) if span_s is None else min(float(a[-1] - a[0]), SYNC_SPAN_S.check(span_s) * 1e12)
     a = a[: np.searchsorted(a, t0 + span, side="right")]
     model = prior or ClockModel(path_difference=path_difference)
     if prior is not None and path_difference is not None:
@@ -226,19 +233,6 @@ def _local_statistics(values: np.ndarray, half: int, gap: int) -> tuple[np.ndarr
     return mean, np.sqrt(var)
 
 
-def _pairs(a, b_alice, half_range: float, stride: int):
-    """Delays b - a of every pair within +-half_range (Alice's clicks thinned by ``stride``)."""
-    a = a[::stride]
-    lo = np.searchsorted(b_alice, a - math.ceil(half_range), side="left")
-    hi = np.searchsorted(b_alice, a + math.ceil(half_range), side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    owner = np.repeat(np.arange(a.size), counts)
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    index = starts + np.arange(total)
-    return a[owner], b_alice[index] - a[owner]
-
-
 def _refine(a, b, model: ClockModel, sigma_o, sigma_d, span, resolution, c_rate):
     """One level of segmented delay histograms and a line through their peaks."""
     t0 = float(a[0])
@@ -251,7 +245,7 @@ def _refine(a, b, model: ClockModel, sigma_o, sigma_d, span, resolution, c_rate)
     b_alice = model.to_alice(b)
     rate_b = b.size / max(float(b[-1] - b[0]), 1.0)
     stride = max(1, math.ceil(a.size * rate_b * 2 * half / MAX_PAIRS))
-    t_a, dt = _pairs(a, b_alice, half, stride)
+    t_a, dt = pair_delays(a, b_alice, -half, half, stride)
     n_seg = max(1, int(span // segment))
     seg = np.minimum(((t_a - t0) // segment).astype(np.int64), n_seg - 1)
     n_bins = int(math.ceil(2 * half / bin_ps))
@@ -299,7 +293,7 @@ def _fine_fit(a, b, model: ClockModel, half_width: float):
     b_alice = model.to_alice(b)
     half = max(3.0 * half_width, FINE_HALF_RANGE_PS)
     stride = max(1, math.ceil(a.size * (b.size / max(float(b[-1] - b[0]), 1.0)) * 2 * half / MAX_PAIRS))
-    t_a, dt = _pairs(a, b_alice, half, stride)
+    t_a, dt = pair_delays(a, b_alice, -half, half, stride)
     if dt.size < 3:
         return model, half_width
     t0 = float(a[0])

@@ -38,3 +38,20 @@ def test_perfect_pair_predicts_tsirelson():
     p = predict(perfect)
     assert p.S == pytest.approx(2 * math.sqrt(2)) and p.S_low == pytest.approx(2 * math.sqrt(2))
     assert p.qber_z == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("state", ["phi+", "psi-"])
+def test_prediction_equals_aers_exact_distributions(state, exact_engine):
+    """The prediction is the closed form (qentangle.theory); Aer's exact engine agrees with it."""
+    from qentangle.analysis import correlator, qber_stats
+    from qentangle.pairs import PairSetup
+    from qentangle.states import optimal_chsh_angles
+
+    p = predict(FIGURES, state, (2, 3))
+    a, a2, b, b2 = optimal_chsh_angles(state)
+    setup = PairSetup(state, p.noise)
+    E = correlator(exact_engine.distributions(setup, [(a, b), (a, b2), (a2, b), (a2, b2)]))
+    assert p.S == pytest.approx(float(E[0] - E[1] + E[2] + E[3]), abs=1e-9)
+    sign = 1.0 if state.startswith("phi") else -1.0
+    z = exact_engine.distributions(setup, [(0.0, 0.0)])[0] * 1e9
+    assert p.qber_z == pytest.approx(float(qber_stats(z, sign)[0]), abs=1e-9)
