@@ -1,34 +1,68 @@
 """Benchmark of the key-distillation layer (not a test).
 
-Prints, for QBER 1..5 %, Cascade and LDPC efficiency f = leaked / (n h(QBER)) and frame error
-rate on blocks of ``--n`` bits (default 1e5), throughput in reconciled key bits per second (the
-block length over the reconciliation time; the bits actually flipped are a QBER fraction of
-that), and the time of Toeplitz privacy amplification of a 10^6-bit input. Speeds are also given as ratios
-against baselines measured in the same run: a numpy XOR + popcount pass over the same key
-(Cascade) and a direct matrix-product Toeplitz hash of a small input scaled per bit (PA).
+Rows, each measured alternately with its baseline in the same run (several repetitions,
+medians with min and max):
 
-    python benchmarks/distill.py [--n 1e6] [--reps 3] [--json] [--no-ldpc | --ldpc-only]
+* Cascade, QBER 1..5 %: efficiency f = leaked / (n h(QBER)), frame error rate, reconciled key
+  bits per second (block length / time), against one numpy XOR + popcount pass over the key.
+* LDPC, QBER 1..8 %: f (mean and worst block), frame error rate after retries (FER) and of the
+  first syndrome (FER1), kept keys that differ ("bad", must be 0), seconds per key, against
+  the previous release's ``ldpc_reconcile`` (``git show BASELINE_REV:...``) on the same keys.
+* Toeplitz hashing at the block size of the 10^8-pair run (2^22 bits): the 50-bit
+  verification tag and privacy amplification to 0.95 n bits (both endpoints, one seed),
+  against the previous release's ``toeplitz_hash``; the outputs are checked bit-exact.
 
-f is the mean over the repetitions and "f max" the worst one. LDPC rows also give the first-try
-frame error rate (FER1) and how many kept keys differed ("bad", must be 0). "reconciled/s" is
-key bits reconciled per second: the block length over the reconciliation time.
+    python benchmarks/distill.py [--n 1e5] [--reps 3] [--json] [--no-ldpc | --ldpc-only]
+                                 [--baseline-rev REV | --no-baseline]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 from qentangle.channel import ClassicalChannel
-from qentangle.distill.amplify import toeplitz_hash, toeplitz_matrix
+from qentangle.distill.amplify import toeplitz_hash
 from qentangle.distill.cascade import cascade_reconcile
 from qentangle.distill.estimate import binary_entropy
 from qentangle.distill.ldpc_ec import ldpc_reconcile
 
 QBERS = (0.01, 0.02, 0.03, 0.04, 0.05)
+LDPC_QBERS = (0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08)
+BASELINE_REV = "61e290e"  # the release before issue 15 (FFT verification, ldpc.BpDecoder)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def baseline_module(rev: str, name: str):
+    """``qentangle/distill/<name>.py`` as of git revision ``rev``, imported under another name.
+
+    It imports the rest of the package from the current tree (those modules kept their APIs).
+    """
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{rev}:qentangle/distill/{name}.py"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp(prefix="qentangle-baseline-")) / f"baseline_{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"baseline_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def spread(values: list[float]) -> dict:
+    """Median, min and max of repeated measurements."""
+    return {"median": float(np.median(values)), "min": float(np.min(values)), "max": float(np.max(values))}
 
 
 def _pair(rng: np.random.Generator, n: int, q: float) -> tuple[np.ndarray, np.ndarray]:
@@ -63,16 +97,26 @@ def bench_cascade(n: int, reps: int, rng: np.random.Generator) -> list[dict]:
     return rows
 
 
-def bench_ldpc(n: int, reps: int, rng: np.random.Generator) -> list[dict]:
+def bench_ldpc(
+    n: int, reps: int, rng: np.random.Generator, baseline=None, baseline_reps: int = 1
+) -> list[dict]:
+    """LDPC rows; with ``baseline`` (the old module) its time on the same keys, alternated."""
     rows = []
-    for q in QBERS:
-        fs, fers, firsts, times, mismatched = [], [], [], [], 0
-        for _ in range(reps):
+    for q in LDPC_QBERS:
+        fs, fers, firsts, times, old_times, ratios, mismatched = [], [], [], [], [], [], 0
+        for rep in range(reps):
             a, b = _pair(rng, n, q)
+            if baseline is not None and rep < baseline_reps:
+                ch = ClassicalChannel.with_random_key(np.random.default_rng(rep), nbytes=1 << 22)
+                t0 = time.perf_counter()
+                baseline.ldpc_reconcile(a, b, ch, qber=q, rng_alice=np.random.default_rng(rep))
+                old_times.append(time.perf_counter() - t0)
             ch = ClassicalChannel.with_random_key(rng, nbytes=1 << 22)
             t0 = time.perf_counter()
             out = ldpc_reconcile(a, b, ch, qber=q, rng_alice=rng)
             times.append(time.perf_counter() - t0)
+            if len(old_times) > len(ratios):
+                ratios.append(old_times[-1] / times[-1])
             kept = out.kept
             mismatched += int(not np.array_equal(out.bob_key[kept], a[kept]))
             if kept.any():
@@ -86,33 +130,43 @@ def bench_ldpc(n: int, reps: int, rng: np.random.Generator) -> list[dict]:
             "frame_error_rate": float(np.mean(fers)),
             "first_try_frame_error_rate": float(np.mean(firsts)),
             "kept_key_mismatches": mismatched,
-            "seconds": t, "reconciled_bits_per_second": n / t,
+            "seconds": t, "seconds_spread": spread(times), "reconciled_bits_per_second": n / t,
+            "baseline_seconds": spread(old_times) if old_times else None,
+            "speedup_vs_baseline": spread(ratios) if ratios else None,
         })
     return rows
 
 
-def bench_toeplitz(rng: np.random.Generator, n: int = 10**6) -> dict:
-    m = n // 2
+def bench_toeplitz(rng: np.random.Generator, baseline=None, reps: int = 3, n: int = 1 << 22) -> list[dict]:
+    """Verification tag and privacy amplification at the block size, against the old hash."""
     x = rng.integers(0, 2, n, dtype=np.uint8)
-    seed = rng.integers(0, 2, n + m - 1, dtype=np.uint8)
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        toeplitz_hash(x, seed, m)
-        times.append(time.perf_counter() - t0)
-    small_n, small_m = 2000, 1000
-    xs = x[:small_n]
-    ss = seed[: small_n + small_m - 1]
-    t0 = time.perf_counter()
-    toeplitz_matrix(ss, small_m, small_n).astype(np.int64) @ xs % 2
-    naive = time.perf_counter() - t0
-    naive_scaled = naive * (n * m) / (small_n * small_m)  # direct product is O(n m)
-    fft = float(np.median(times))
-    return {
-        "n": n, "m": m, "fft_seconds": fft,
-        "naive_matrix_seconds_small": naive, "naive_matrix_seconds_scaled": naive_scaled,
-        "speedup_vs_naive": naive_scaled / fft,
-    }
+    y = x.copy()  # Bob's reconciled key (equal after verification)
+    rows = []
+    for name, m in (("verification tag", 50), ("privacy amplification", int(0.95 * n))):
+        seed = rng.integers(0, 2, n + m - 1, dtype=np.uint8)
+
+        def both(hash_function, seed=seed, m=m):  # Alice and Bob hash with the same seed
+            return hash_function(x, seed, m), hash_function(y, seed, m)
+
+        new_times, old_times, ratios = [], [], []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            new = both(toeplitz_hash)
+            new_times.append(time.perf_counter() - t0)
+            if baseline is not None:
+                t0 = time.perf_counter()
+                old = both(baseline.toeplitz_hash)
+                old_times.append(time.perf_counter() - t0)
+                ratios.append(old_times[-1] / new_times[-1])
+                if not (np.array_equal(new[0], old[0]) and np.array_equal(new[1], old[1])):
+                    raise SystemExit(f"{name}: output differs from the baseline")
+        rows.append({
+            "row": name, "n": n, "m": m, "seconds": spread(new_times),
+            "baseline_seconds": spread(old_times) if old_times else None,
+            "speedup_vs_baseline": spread(ratios) if ratios else None,
+            "bit_exact_with_baseline": bool(old_times),
+        })
+    return rows
 
 
 def _cell(value: object, fmt: str) -> str:
@@ -122,43 +176,64 @@ def _cell(value: object, fmt: str) -> str:
 def print_table(rows: list[dict]) -> None:
     """One line per row; reconciled/s is key bits reconciled per second (block length / time)."""
     print(f"{'method':8} {'QBER':>5} {'n':>8} {'f':>6} {'f max':>6} {'FER':>5} {'FER1':>5}"
-          f" {'bad':>4} {'seconds':>8} {'reconciled/s':>12} {'x XOR/popcount':>15}")
+          f" {'bad':>4} {'seconds':>8} {'reconciled/s':>12} {'x XOR/popcount':>15} {'x faster than old':>22}")
     for r in rows:
+        speed = r.get("speedup_vs_baseline")
+        speed_cell = "-" if speed is None else (
+            f"{speed['median']:.1f} [{speed['min']:.1f}, {speed['max']:.1f}]"
+        )
         print(f"{r['method']:8} {r['qber']:5.2f} {r['n']:8d} {_cell(r['f'], '.3f'):>6}"
               f" {_cell(r['f_max'], '.3f'):>6} {r['frame_error_rate']:5.2f}"
               f" {_cell(r.get('first_try_frame_error_rate'), '.2f'):>5}"
               f" {_cell(r.get('kept_key_mismatches'), 'd'):>4} {r['seconds']:8.3f}"
               f" {r['reconciled_bits_per_second']:12.3g}"
-              f" {_cell(r.get('slowdown_vs_xor_popcount'), '.0f'):>15}")
+              f" {_cell(r.get('slowdown_vs_xor_popcount'), '.0f'):>15} {speed_cell:>22}")
+
+
+def print_toeplitz(rows: list[dict]) -> None:
+    for r in rows:
+        s = r["seconds"]
+        line = (f"{r['row']:22} {r['n']:>9} -> {r['m']:>9} bits: {s['median']:.4f} s"
+                f" [{s['min']:.4f}, {s['max']:.4f}]")
+        if r["speedup_vs_baseline"] is not None:
+            b, x = r["baseline_seconds"], r["speedup_vs_baseline"]
+            line += (f"; old {b['median']:.3f} s; {x['median']:.1f}x faster [{x['min']:.1f}, {x['max']:.1f}],"
+                     " bit-exact")
+        print(line + " (both endpoints)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=float, default=1e5, help="block size in bits")
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--baseline-reps", type=int, default=1, help="LDPC keys also run by the old code")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--no-ldpc", action="store_true")
-    parser.add_argument("--ldpc-only", action="store_true", help="LDPC rows only, no PA timing")
+    parser.add_argument("--ldpc-only", action="store_true", help="LDPC rows only, no Cascade or hashing")
+    parser.add_argument("--baseline-rev", default=BASELINE_REV, help="git revision of the baseline")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the previous release's code")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     n = int(args.n)
+    old_ldpc = old_amplify = None
+    if not args.no_baseline:
+        old_ldpc = baseline_module(args.baseline_rev, "ldpc_ec")
+        old_amplify = baseline_module(args.baseline_rev, "amplify")
+    toeplitz = None
     if args.ldpc_only:
-        rows = bench_ldpc(n, args.reps, rng)
-        pa = None
+        rows = bench_ldpc(n, args.reps, rng, old_ldpc, args.baseline_reps)
     else:
         rows = bench_cascade(n, args.reps, rng)
         if not args.no_ldpc:
-            rows += bench_ldpc(n, max(1, args.reps - 1), rng)
-        pa = bench_toeplitz(rng)
+            rows += bench_ldpc(n, args.reps, rng, old_ldpc, args.baseline_reps)
+        toeplitz = bench_toeplitz(rng, old_amplify, args.reps)
     if args.json:
-        print(json.dumps({"reconciliation": rows, "toeplitz": pa}, indent=2))
+        print(json.dumps({"reconciliation": rows, "toeplitz": toeplitz}, indent=2))
         return
     print_table(rows)
-    if pa is not None:
-        print(f"Toeplitz PA {pa['n']} -> {pa['m']} bits: {pa['fft_seconds']:.3f} s by FFT; direct"
-              f" matrix product scaled from {2000}x{1000}: {pa['naive_matrix_seconds_scaled']:.1f} s"
-              f" (FFT {pa['speedup_vs_naive']:.0f}x faster)")
+    if toeplitz is not None:
+        print_toeplitz(toeplitz)
 
 
 if __name__ == "__main__":

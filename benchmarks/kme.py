@@ -29,8 +29,9 @@ from pathlib import Path
 
 import httpx
 
-from qentangle.kme import prepare_kmes, start_kmes, stop_kmes
+from qentangle.kme import prepare_kmes, stop_kmes
 from qentangle.kme.config import kme_entries
+from qentangle.kme.service import NODELAY
 from qentangle.network.keystore import KeyStore
 
 KEY_BYTES = 32
@@ -68,7 +69,12 @@ async def _worker(
 async def run_level(url: str, context: ssl.SSLContext, clients: int, seconds: float, reps: int) -> dict:
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     pool = [
-        httpx.AsyncClient(base_url=url, verify=context, limits=limits, timeout=60) for _ in range(clients)
+        httpx.AsyncClient(
+            base_url=url,
+            transport=httpx.AsyncHTTPTransport(verify=context, limits=limits, socket_options=NODELAY),
+            timeout=60,
+        )
+        for _ in range(clients)
     ]
     try:
         await asyncio.gather(*(c.get("/api/v1/keys/nanshan/status") for c in pool))  # connect + warm up
@@ -140,7 +146,8 @@ def main() -> None:
         print(json.dumps({"synchronous": args.synchronous, "levels": results}, indent=1))
         return
     print(
-        f"KME over loopback with mTLS, store synchronous={args.synchronous}; medians of {args.reps} runs [min, max]"
+        f"KME over loopback with mTLS, store synchronous={args.synchronous};"
+        f" medians of {args.reps} runs [min, max]"
     )
     print(f"{'clients':>7} | {'request':>8} | {'req/s':>22} | {'p50 ms':>20} | {'p99 ms':>20} | errors")
     for row in results:

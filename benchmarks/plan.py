@@ -66,9 +66,17 @@ def one_run(plan, workers: int, seed: int) -> dict:
     from distributed import Client, LocalCluster
 
     with PeakMemory() as memory:
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                          dashboard_address=":0", silence_logs=40, memory_limit=0) as cluster, \
-                Client(cluster) as client:
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address="127.0.0.1:0",
+                silence_logs=40,
+                memory_limit=0,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
             client.run(lambda: __import__("qentangle.plan.compute"))  # warm the workers' imports
             started = time.perf_counter()
             result = run_plan(plan, seed=seed, client=client, progress=False)
@@ -101,32 +109,48 @@ def main() -> None:
             run = one_run(plan, w, args.seed)
             runs[w].append(run)
             if not args.json:
-                print(f"rep {rep} workers {w}: {run['elapsed_s']:.1f} s, {run['satellite_days_per_s']:.2f} "
-                      f"satellite-days/s, peak {run['peak_rss_gib']:.2f} GiB, load {run['load_average'][0]:.1f}",
-                      flush=True)
+                print(
+                    f"rep {rep} workers {w}: {run['elapsed_s']:.1f} s, {run['satellite_days_per_s']:.2f} "
+                    f"satellite-days/s, peak {run['peak_rss_gib']:.2f} GiB, "
+                    f"load {run['load_average'][0]:.1f}",
+                    flush=True,
+                )
     tables = [r["table"] for rs in runs.values() for r in rs]
     identical = all(t.equals(tables[0]) for t in tables)
     summary = {
-        "preset": args.preset, "days": args.days, "satellites": len(plan.satellites),
-        "stations": len(plan.stations), "pairs": len(plan.pairs), "reps": args.reps,
-        "identical_tables": identical, "cpu_count": os.cpu_count(),
+        "preset": args.preset,
+        "days": args.days,
+        "satellites": len(plan.satellites),
+        "stations": len(plan.stations),
+        "pairs": len(plan.pairs),
+        "reps": args.reps,
+        "identical_tables": identical,
+        "cpu_count": os.cpu_count(),
         "load_average_end": os.getloadavg(),
     }
     for w, rs in runs.items():
         speeds = [r["satellite_days_per_s"] for r in rs]
         summary[f"workers_{w}"] = {
             "satellite_days_per_s_median": statistics.median(speeds),
-            "satellite_days_per_s_min": min(speeds), "satellite_days_per_s_max": max(speeds),
+            "satellite_days_per_s_min": min(speeds),
+            "satellite_days_per_s_max": max(speeds),
             "elapsed_s_median": statistics.median(r["elapsed_s"] for r in rs),
             "elapsed_s_max": max(r["elapsed_s"] for r in rs),
             "peak_rss_gib_max": max(r["peak_rss_gib"] for r in rs),
             "final_key_bits": rs[0]["final_key_bits"],
         }
     if 1 in runs and 2 in runs:
-        ratios = np.array([b["satellite_days_per_s"] / a["satellite_days_per_s"]
-                           for a, b in zip(runs[1], runs[2], strict=True)])
-        summary["scaling_2_over_1"] = {"median": float(np.median(ratios)), "min": float(ratios.min()),
-                                       "max": float(ratios.max())}
+        ratios = np.array(
+            [
+                b["satellite_days_per_s"] / a["satellite_days_per_s"]
+                for a, b in zip(runs[1], runs[2], strict=True)
+            ]
+        )
+        summary["scaling_2_over_1"] = {
+            "median": float(np.median(ratios)),
+            "min": float(ratios.min()),
+            "max": float(ratios.max()),
+        }
     print(json.dumps(summary, indent=2))
 
 

@@ -40,7 +40,7 @@ from distributed import Client
 from qentangle.plan import from_dict, preset_document, run_plan
 from qentangle.plan.outputs import pair_table, plot_cumulative_key, plot_map, satellite_table
 
-client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address="127.0.0.1:0")
 
 # %% [markdown]
 # ## A month over three stations, one satellite

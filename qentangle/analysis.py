@@ -1,7 +1,7 @@
 """From outcome counts to statistics: correlators, QBER, CHSH S, its p-values, readout inversion.
 
 One home for every counts-to-numbers step that CHSH, E91, BBM92, the distributed Bell test and
-the IBM path share. Pure numpy/scipy: no Qiskit, no protocols.
+the IBM path share. Pure numpy/scipy (scipy imported on first use): no Qiskit, no protocols.
 
 **Conventions.** Outcomes are joint codes ``2 * bit_a + bit_b`` (0..3); counts have shape
 ``(..., 4)`` over those codes, and a CHSH tally has shape ``(4 setting pairs, 4 codes)`` in the
@@ -39,8 +39,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-from scipy.special import logsumexp
 
 from qentangle.errors import ValidationError
 
@@ -321,6 +319,9 @@ def chsh_game_p_values(wins: int, rounds: int) -> tuple[float, float, float]:
     >>> p < hoeff < 1e-8
     True
     """
+    from scipy import stats  # imported on first use: scipy.stats takes about a second
+    from scipy.special import logsumexp
+
     if rounds <= 0:
         return 1.0, 0.0, 1.0
     log_p = float(stats.binom.logsf(wins - 1, rounds, LOCAL_WIN_PROBABILITY))
@@ -353,6 +354,8 @@ def normal_p_value(z: float) -> tuple[float, float]:
     >>> round(p, 5), round(log10_p, 3)
     (0.00135, -2.87)
     """
+    from scipy import stats
+
     if math.isnan(z):
         return math.nan, math.nan
     return float(stats.norm.sf(z)), float(stats.norm.logsf(z)) / math.log(10)

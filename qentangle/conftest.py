@@ -53,6 +53,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _qiskit_one_time_costs() -> None:
+    """Pay Qiskit's one-time costs before the first example: importing Qiskit and Aer (about
+    2 s) and loading the transpiler's stage plugins on the first transpile (about 3 s, since
+    they import ``qiskit_ibm_runtime`` when it is installed). ``--durations`` then shows each
+    example's own work; these costs show as the set-up of the first example."""
+    importlib.import_module("qiskit_aer")
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    generate_preset_pass_manager(optimization_level=0)
+
+
 @pytest.fixture(autouse=True)
 def _example_scratch_directory(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -6,6 +6,10 @@ declaration). :meth:`Cost.check` refuses a size whose estimated peak memory exce
 memory available now, or whose estimated run time exceeds :data:`MAX_RUN_S`; the error names
 the parameter, the value, the estimate and the largest accepted value on this machine.
 
+Two environment variables move the limits: ``QENTANGLE_MAX_RUN_S`` (longest estimated run in
+seconds, default 3600) and ``QENTANGLE_MAX_MEMORY_BYTES`` (a memory budget below half the
+available memory; the fuzz tests use 4e9).
+
 >>> cost = Cost(bytes_per_unit=48, units_per_second=5e6, fixed_bytes=0)
 >>> cost.describe(10_000_000)
 'about 480 MB and 2 s'
@@ -23,12 +27,30 @@ from dataclasses import dataclass
 
 from qentangle.errors import ValidationError
 
-__all__ = ["MAX_RUN_S", "Cost", "available_memory_bytes", "format_bytes", "format_seconds"]
+__all__ = [
+    "LONG_RUN_S", "MAX_RUN_S", "Cost", "available_memory_bytes", "format_bytes", "format_seconds",
+    "max_run_s",
+]
 
-MAX_RUN_S = 12 * 3600.0
-"""Longest estimated run accepted (12 hours); longer runs should be split or streamed."""
+MAX_RUN_S = 3600.0
+"""Longest estimated run accepted by default (1 hour; ``QENTANGLE_MAX_RUN_S`` changes it)."""
+LONG_RUN_S = 10.0
+"""A run estimated longer than this announces its estimate on stderr before it starts."""
 MEMORY_SHARE = 0.5
 """Share of the memory available at the call that one run may plan to use."""
+
+
+def max_run_s() -> float:
+    """The longest estimated run accepted: ``QENTANGLE_MAX_RUN_S`` or :data:`MAX_RUN_S`."""
+    return _env_number("QENTANGLE_MAX_RUN_S", MAX_RUN_S)
+
+
+def _env_number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def available_memory_bytes() -> int:
@@ -92,9 +114,10 @@ class Cost:
 
     def largest(self, memory_bytes: float | None = None) -> int:
         """The largest size accepted with ``memory_bytes`` available (default: now)."""
-        memory = available_memory_bytes() if memory_bytes is None else memory_bytes
-        by_memory = (MEMORY_SHARE * memory - self.fixed_bytes) / self.bytes_per_unit
-        by_time = MAX_RUN_S * self.units_per_second
+        memory = MEMORY_SHARE * (available_memory_bytes() if memory_bytes is None else memory_bytes)
+        memory = min(memory, _env_number("QENTANGLE_MAX_MEMORY_BYTES", memory))
+        by_memory = (memory - self.fixed_bytes) / self.bytes_per_unit
+        by_time = max_run_s() * self.units_per_second
         return max(0, int(min(by_memory, by_time)))
 
     def check(self, name: str, units: float, *, label: str | None = None, shown: str | None = None) -> None:
@@ -106,6 +129,6 @@ class Cost:
         template = (
             f"{{name}}={shown} is too large: it needs {self.describe(units)}; the largest accepted "
             f"on this machine is {{name}} <= {self.largest():.3g} (half the available memory, "
-            f"at most {format_seconds(MAX_RUN_S)})"
+            f"at most {format_seconds(max_run_s())}: QENTANGLE_MAX_RUN_S)"
         )
         raise ValidationError(template.replace("{name}", label or name), param=name, template=template)

@@ -22,16 +22,15 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qiskit.circuit import Instruction
-from qiskit.circuit.library import UnitaryGate
-from qiskit.quantum_info import Kraus
-from qiskit_aer.noise import QuantumError
 
 from qentangle.errors import ValidationError, check_probability
 from qentangle.params import Param
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qiskit.circuit import Instruction
 
 try:  # Python >= 3.11
     import tomllib
@@ -269,7 +268,11 @@ class Channel:
         return bool(np.allclose(total, np.eye(total.shape[0]), atol=1e-12))
 
     def instruction(self) -> Instruction:
-        """The Aer instruction of this channel."""
+        """The Aer instruction of this channel (Qiskit is imported here, not with the module)."""
+        from qiskit.circuit.library import UnitaryGate
+        from qiskit.quantum_info import Kraus
+        from qiskit_aer.noise import QuantumError
+
         if len(self.kraus) == 1:
             return UnitaryGate(self.kraus[0], label=self.name)
         return QuantumError(Kraus(list(self.kraus))).to_instruction()

@@ -18,7 +18,7 @@ import sys
 
 from tqdm.auto import tqdm
 
-__all__ = ["PROGRESS_DELAY_S", "configure", "progress_bar", "watched"]
+__all__ = ["PROGRESS_DELAY_S", "configure", "note", "progress_bar", "watched"]
 
 PROGRESS_DELAY_S = 2.0  # an automatic progress bar appears only when a phase lasts longer
 
@@ -69,3 +69,11 @@ def watched() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def note(text: str, *, progress: bool | None = None) -> None:
+    """Write one line on stderr (an estimate before a long run) unless progress is off."""
+    if (_enabled if progress is None else progress) is False:
+        return
+    sys.stderr.write(text.rstrip() + "\n")
+    sys.stderr.flush()

@@ -144,3 +144,15 @@ def test_depolarizing_gives_a_werner_state(state, exact_engine):
     assert np.allclose(rho, (1 - p) * pure + p * np.eye(4) / 4, atol=1e-12)
     fidelity = float(np.real(np.trace(pure @ rho)))
     assert fidelity == pytest.approx(1 - 3 * p / 4)
+
+
+def test_noise_imports_no_qiskit_until_an_instruction_is_built():
+    """NoiseConfig is a front-door name: importing it stays fast (the Kraus operators are numpy)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qentangle.noise as n; n.NoiseConfig(depolarizing=0.1).channels(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'qiskit', 'qiskit_aer'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -92,7 +92,7 @@ def test_notebook_imports_the_library_not_the_cli(source: Path) -> None:
 
 def test_no_notebook_generator_script() -> None:
     scripts = [p.name for p in NOTEBOOKS.glob("*.py") if not p.name[:1].isdigit()]
-    assert scripts == ["conftest.py"]  # only the guard that keeps pytest from importing the tutorials
+    assert scripts == []
 
 
 # The checks themselves, on a scratch directory: each must catch what it is there for.

@@ -13,17 +13,8 @@ import math
 from typing import Any
 
 from qentangle.cli import common
+from qentangle.protocols.chsh import SHOTS
 from qentangle.states import BELL_STATES
-
-
-def _shots(text: str) -> int:
-    try:
-        value = common.positive_int(text)
-    except argparse.ArgumentTypeError:
-        value = 0
-    if value < 4:
-        raise argparse.ArgumentTypeError(f"{text!r} is not valid: expected an integer >= 4")
-    return value
 
 
 def _angles(text: str) -> tuple[float, float, float, float]:
@@ -51,8 +42,7 @@ def register(subparsers: Any) -> None:
         description="Measure S for a Bell pair at four setting pairs, with honest statistics.",
     )
     parser.add_argument("--state", choices=BELL_STATES, default="phi+", help="Bell state (default phi+)")
-    parser.add_argument("--shots", type=_shots, default=10_000, metavar="N",
-                        help="total rounds (>= 4), split evenly over the 4 setting pairs (default 10000)")
+    SHOTS.add_to(parser)
     parser.add_argument("--angles", type=_angles, default=None, metavar="a,a2,b,b2",
                         help="Bloch angles in radians (default: the state's optimal angles)")
     parser.add_argument("--settings", choices=("random", "balanced"), default="random",
@@ -60,7 +50,9 @@ def register(subparsers: Any) -> None:
                              "p-value); balanced: exactly N/4 rounds per setting pair")
     common.add_noise_options(parser)
     common.add_engine_options(parser)
-    parser.add_argument("--plot", default=None, metavar="PATH", help="save a figure (correlators and S)")
+    parser.add_argument("--plot", default=None, metavar="PATH",
+                        help="save a figure (correlators and S); the format from the file's extension: "
+                             f"{', '.join(common.FIGURE_FORMATS)} (default: no figure)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
@@ -68,6 +60,9 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Handler of ``qentangle chsh``."""
     from qentangle.protocols.chsh import run_chsh
+
+    if args.plot is not None:
+        common.check_figure_path(args.plot, "--plot")
 
     result = run_chsh(
         state=args.state,
@@ -101,11 +96,12 @@ def _plot(result: Any, path: str) -> None:
                                       gridspec_kw={"width_ratios": [3, 1]})
     plot_correlators(result, ax=left)
     plot_s_value(result, ax=right)
-    from pathlib import Path
+    from qentangle.files import save_figure
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        save_figure(fig, path, dpi=120)
+    finally:
+        plt.close(fig)
 
 
 def _p(value: float, log10: float) -> str:

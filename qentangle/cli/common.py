@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from qentangle.errors import ValidationError
-from qentangle.jsonout import dumps
+import numpy as np
 
-#: The one exit-code rule of every command (shown in ``qentangle --help`` and each command's help).
-EXIT_DONE, EXIT_ABORTED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
-EXIT_CODES_HELP = (
-    "exit status: 0 done; 1 the protocol aborted (a security abort is a result: the report is "
-    "still printed); 2 bad input (one line on stderr naming the option, the value and the accepted "
-    "range); 130 interrupted (Ctrl-C)"
+from qentangle.cli.exits import (  # noqa: F401  (re-exported for the command modules)
+    EXIT_ABORTED,
+    EXIT_BAD_INPUT,
+    EXIT_CODES_HELP,
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
 )
+from qentangle.errors import QentangleError, ValidationError
+from qentangle.files import write_set
+from qentangle.jsonout import dumps
 
 
 def probability(text: str) -> float:
@@ -158,3 +162,57 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected a number > 0")
     return value
+
+
+#: Figure formats a ``--plot PATH`` may name by its extension (matplotlib's Agg backend).
+FIGURE_FORMATS = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
+
+
+def check_figure_path(path: str, option: str) -> str:
+    """``path`` if it names a figure file with a known extension, else ValidationError (exit 2)."""
+    from pathlib import Path
+
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if not path.strip() or Path(path).name in ("", ".", ".."):
+        raise ValidationError(f"{option}={path!r} is not a file name: expected e.g. chsh.png")
+    if suffix not in FIGURE_FORMATS:
+        raise ValidationError(
+            f"{option}={path!r} has no known figure extension: expected one of "
+            f"{', '.join('.' + f for f in FIGURE_FORMATS)}"
+        )
+    if Path(path).is_dir():
+        raise ValidationError(f"{option}={path!r} is a directory: expected a file name")
+    return path
+
+
+KEY_FILES = ("alice.key", "bob.key")
+
+
+def prepare_out_dir(out: Path) -> None:
+    """Create the ``--out`` folder (mode 0700) or refuse a path that is not a folder."""
+    if out.exists() and not out.is_dir():
+        raise ValidationError(f"--out={str(out)!r} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as error:
+        raise QentangleError(f"--out={str(out)!r} cannot be created: {error.strerror}") from None
+
+
+def write_key_set(out: Path, keys: Sequence[np.ndarray] | None, report: dict[str, Any]) -> dict[str, str]:
+    """Write ``alice.key``, ``bob.key`` (0/1 text, 0600) and ``report.json`` into ``out`` as one set.
+
+    ``keys=None`` (an aborted run) removes the keys of an earlier run, so the folder never pairs
+    old keys with a new report. Returns the key-file fields added to the report.
+    """
+    paths = [out / name for name in KEY_FILES]
+    fields = {} if keys is None else {"alice_key_file": str(paths[0]), "bob_key_file": str(paths[1])}
+    files: dict[str, bytes | None] = dict.fromkeys(KEY_FILES)
+    if keys is not None:
+        files.update(zip(KEY_FILES, (_key_text(bits) for bits in keys), strict=True))
+    files["report.json"] = (dumps({**report, **fields}, indent=2) + "\n").encode()
+    write_set(out, files)
+    return fields
+
+
+def _key_text(bits: np.ndarray) -> bytes:
+    return (bits.astype(np.uint8) + ord("0")).tobytes() + b"\n"

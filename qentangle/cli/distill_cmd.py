@@ -29,15 +29,21 @@ from typing import Any
 import numpy as np
 
 from qentangle.channel import ClassicalChannel
-from qentangle.cli.common import EXIT_ABORTED, positive_int, print_json, probability, seed_int
+from qentangle.cli.common import (
+    EXIT_ABORTED,
+    positive_int,
+    prepare_out_dir,
+    print_json,
+    probability,
+    seed_int,
+    write_key_set,
+)
 from qentangle.distill.chain import EC_METHODS, EPS_COR, EPS_SEC, MAX_QBER, distill, distill_two_basis
-from qentangle.errors import QentangleError, ValidationError
-from qentangle.files import check_regular_file, file_error, open_binary, write_set
-from qentangle.jsonout import dumps
+from qentangle.errors import ValidationError
+from qentangle.files import check_regular_file, file_error, open_binary
 from qentangle.progress import progress_bar
 from qentangle.rng import party_streams
 
-KEY_FILES = ("alice.key", "bob.key")
 BLOCK_BITS = 1 << 22  # the protocols' block size (qentangle.protocols.keying.DEFAULT_BLOCK_BITS)
 DEFAULT_SAMPLE_FRACTION = 0.1
 DEFAULT_QBER_HINT = 0.05
@@ -188,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{alice.size}: expected the same number of bits"
             )
     if args.out is not None:
-        _prepare_out(args.out)
+        prepare_out_dir(args.out)
     streams = party_streams(args.seed)
     rng_alice, rng_bob = streams.alice, streams.bob
     channel = ClassicalChannel.with_random_key(streams.channel, nbytes=1 << 22)
@@ -221,7 +227,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         keys = None if aborted else [np.concatenate([r.alice_key for r in results]),
                                      np.concatenate([r.bob_key for r in results])]
-        report.update(_write_outputs(args.out, keys, report))
+        report.update(write_key_set(args.out, keys, report))
     if args.json:
         print_json(report)
     else:
@@ -271,28 +277,3 @@ def _combined_report(results: list, blocks: int, eps_sec: float, eps_cor: float)
     report.update(eps_sec=eps_sec, eps_cor=eps_cor, blocks=blocks, block_bits=BLOCK_BITS,
                   block_reports=reports)
     return report
-
-
-def _prepare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ValidationError(f"--out={str(out)!r} exists and is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as error:
-        raise QentangleError(f"--out={str(out)!r} cannot be created: {error.strerror}") from None
-
-
-def _write_outputs(out: Path, keys: list[np.ndarray] | None, report: dict[str, Any]) -> dict[str, str]:
-    """Write both keys and the report as one set (an abort removes earlier keys); return file fields."""
-    paths = [out / name for name in KEY_FILES]
-    fields = {} if keys is None else {"alice_key_file": str(paths[0]), "bob_key_file": str(paths[1])}
-    files: dict[str, bytes | None] = dict.fromkeys(KEY_FILES)
-    if keys is not None:
-        files.update(zip(KEY_FILES, (_key_text(bits) for bits in keys), strict=True))
-    files["report.json"] = (dumps({**report, **fields}, indent=2) + "\n").encode()
-    write_set(out, files)
-    return fields
-
-
-def _key_text(bits: np.ndarray) -> bytes:
-    return (bits.astype(np.uint8) + ord("0")).tobytes() + b"\n"

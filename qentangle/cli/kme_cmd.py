@@ -67,7 +67,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Handler of ``qentangle kme serve``."""
     from qentangle.errors import ValidationError
     from qentangle.kme.config import load_kmes, prepare_kmes
-    from qentangle.kme.server import spawn_kme
+    from qentangle.kme.server import spawn_kmes
 
     if args.key_size % 8:
         raise ValidationError(f"--key-size={args.key_size} is not valid: expected a multiple of 8 bits")
@@ -89,9 +89,9 @@ def run_serve(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        for name in names:
-            processes.append(spawn_kme(args.dir, name, synchronous=args.synchronous))
-            print(f"{name}: {processes[-1].url} (pid {processes[-1].pid})", flush=True)
+        processes.extend(spawn_kmes(args.dir, names, synchronous=args.synchronous))
+        for process in processes:
+            print(f"{process.kme_id}: {process.url} (pid {process.pid})", flush=True)
         print(f"serving {len(processes)} KME(s); Ctrl-C stops them", file=sys.stderr, flush=True)
         while all(p.process is not None and p.process.poll() is None for p in processes):
             try:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 
 from qentangle import __version__
-from qentangle.cli.common import (
+from qentangle.cli.exits import (
     EXIT_ABORTED,
     EXIT_BAD_INPUT,
     EXIT_CODES_HELP,

@@ -22,12 +22,23 @@ from typing import Any
 from qentangle.cli.common import print_json
 
 OPTIONS = {  # one table: option -> (argparse keywords); moves to params.Param declarations
-    "--config": {"default": "lab", "metavar": "FILE|PRESET",
-                 "help": "a preset (lab, micius-2020, micius-2020-bright) or a TOML file"},
-    "--dir": {"type": Path, "default": Path("network"), "metavar": "DIR",
-              "help": "the network's directory (stores, logs, network.json)"},
-    "--speed": {"type": float, "default": None, "metavar": "X",
-                "help": "emulated seconds per second (0 = as fast as possible; default: the config's)"},
+    "--config": {
+        "default": "lab",
+        "metavar": "FILE|PRESET",
+        "help": "a preset (lab, micius-2020, micius-2020-bright) or a TOML file",
+    },
+    "--dir": {
+        "type": Path,
+        "default": Path("network"),
+        "metavar": "DIR",
+        "help": "the network's directory (stores, logs, network.json)",
+    },
+    "--speed": {
+        "type": float,
+        "default": None,
+        "metavar": "X",
+        "help": "emulated seconds per second (0 = as fast as possible; default: the config's)",
+    },
     "--node": {"default": None, "metavar": "NAME", "help": "start only this node (source, alice, bob)"},
 }
 
@@ -35,8 +46,10 @@ OPTIONS = {  # one table: option -> (argparse keywords); moves to params.Param d
 def register(subparsers: Any) -> None:
     """Add ``qentangle network start|status|stop``."""
     parser = subparsers.add_parser(
-        "network", help="run the source and ground stations as separate processes over TCP",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "network",
+        help="run the source and ground stations as separate processes over TCP",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=type(parser))
     actions.required = True

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from qentangle.cli.common import print_json, seed_int
+from qentangle.cli.common import EXIT_ABORTED, print_json, seed_int
 from qentangle.engines import ENGINE_NAMES
+from qentangle.errors import ValidationError
 
 #: A pass runs a schedule of noise segments: the engines that sample rounds per segment.
 PASS_ENGINES = tuple(name for name in ENGINE_NAMES if name != "statevector")
@@ -18,7 +18,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "pass", help="simulate a satellite pass (a preset name or a scenario TOML file)"
     )
-    parser.add_argument("scenario", help="preset (micius-2017, micius-2020) or path to a TOML file")
+    parser.add_argument("scenario", nargs="?", default=None,
+                        help="preset (micius-2017, micius-2020) or path to a TOML file (complete, or "
+                             'starting with extends = "micius-2020")')
+    parser.add_argument("--list-keys", action="store_true",
+                        help="list every SECTION.KEY that --set accepts, with its type, unit and the "
+                             "scenario's value (default scenario: micius-2020), and exit")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -43,6 +48,12 @@ def _run(args: argparse.Namespace) -> int:
     from qentangle.report import pass_report
     from qentangle.scenarios.simulate import run_pass
 
+    if args.list_keys:
+        print(list_keys(args.scenario or "micius-2020"))
+        return 0
+    if args.scenario is None:
+        raise ValidationError("SCENARIO is missing: give a preset (micius-2017, micius-2020) or a TOML path")
+
     if args.timetags:
         from qentangle.scenarios.timetags import run_pass_timetags as run_pass
     result = run_pass(
@@ -50,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides=args.overrides,
         seed=args.seed,
         engine=args.engine,
-        progress=None if sys.stderr.isatty() else False,
+        progress=None,
     )
     data = result.to_dict()
     if args.plot_dir is not None:
@@ -61,4 +72,36 @@ def _run(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         print(pass_report(result, data))
-    return 0
+    return EXIT_ABORTED if result.aborted else 0
+
+
+#: Units of scenario keys, by the end of their name.
+_UNITS = {
+    "_hz": "Hz", "_s": "s", "_deg": "degrees", "_m": "m", "_km": "km", "_db": "dB", "_nm": "nm",
+    "_urad": "microradians", "_arcsec": "arcseconds", "_k": "K", "_mm": "mm", "_ns": "ns", "_ps": "ps",
+}
+
+
+def list_keys(scenario: str) -> str:
+    """Every ``SECTION.KEY`` that ``--set`` accepts, its TOML type, unit and value in ``scenario``.
+
+    Ranges are checked when the scenario is built; an out-of-range value gets one line naming the
+    key and its accepted range.
+    """
+    from qentangle.scenarios import load_scenario, schema
+
+    document = load_scenario(scenario).to_dict()
+    rows = []
+    for section, keys in schema().items():
+        table = document
+        for part in section.split("."):
+            table = table.get(part, {}) if isinstance(table, dict) else {}
+        for key, kind in keys.items():
+            unit = next((u for end, u in _UNITS.items() if key.endswith(end)), "")
+            value = table.get(key, "") if isinstance(table, dict) else ""
+            rows.append((f"{section}.{key}", kind.__name__, unit, repr(value) if value != "" else "-"))
+    width = max(len(row[0]) for row in rows)
+    lines = [f"keys of --set SECTION.KEY=VALUE (values of {scenario})",
+             f"{'key':{width}}  {'type':5}  {'unit':12}  value"]
+    lines += [f"{k:{width}}  {t:5}  {u:12}  {v}" for k, t, u, v in rows]
+    return "\n".join(lines)

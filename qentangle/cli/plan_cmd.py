@@ -23,17 +23,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("file", metavar="FILE", help="planning TOML file, or a preset (europe-4, europe-12)")
-    WORKERS.add_to(parser, extra="ignored with --scheduler; default: one per core")
+    WORKERS.add_to(parser, extra="not with --scheduler; default: one per core")
     parser.add_argument(
-        "--scheduler", metavar="ADDRESS", default=None,
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
         help="use an existing dask scheduler (e.g. tcp://10.0.0.5:8786) instead of a local cluster "
         "(default: none, start a local cluster)",
     )
     SEED.add_to(parser)
     DAYS.add_to(parser, extra="default: the scenario's period.days")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
-                        help="write tables (Parquet, CSV) and figures (PNG) here (default: none, totals only)")
-    parser.add_argument("--json", action="store_true", help="print the totals as one JSON object (default: a table)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write tables (Parquet, CSV) and figures (PNG) here (default: none, totals only)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the totals as one JSON object (default: a table)"
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -50,8 +59,12 @@ def _run(args: argparse.Namespace) -> int:
             sys.stderr.write(f"dask dashboard: {link}\n")
 
     result = run_plan(
-        plan, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-        progress=None, on_dashboard=show_dashboard,
+        plan,
+        seed=args.seed,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        progress=None,
+        on_dashboard=show_dashboard,
     )
     data = result.totals()
     if args.out is not None:

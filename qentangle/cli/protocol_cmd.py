@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from qentangle.cli.common import (
     EXIT_ABORTED,
@@ -11,7 +12,9 @@ from qentangle.cli.common import (
     add_noise_options,
     engine_from_args,
     noise_from_args,
+    prepare_out_dir,
     print_json,
+    write_key_set,
 )
 from qentangle.errors import ValidationError
 from qentangle.params import Param
@@ -73,6 +76,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="stop after estimation (default: distil the key)")
         add_engine_options(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
+        parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                            help="write the final keys (DIR/alice.key, DIR/bob.key: 0/1 text, mode 0600) "
+                                 "and DIR/report.json, as one set (default: write nothing)")
         parser.set_defaults(handler=_run, protocol=protocol)
 
 
@@ -82,6 +88,9 @@ _EVE_FRACTION = Param("eve_fraction", float, low=0.0, high=1.0, metavar="F",
 
 def _run(args: argparse.Namespace) -> int:
     from qentangle.protocols.attacks import make_attack
+
+    if args.out is not None:
+        prepare_out_dir(args.out)
     from qentangle.protocols.keying import KeyOptions
     from qentangle.report import protocol_report
 
@@ -112,6 +121,12 @@ def _run(args: argparse.Namespace) -> int:
 
         result = run_bbm92(args.pairs, p_z=args.p_z, **common)
     data = result.to_dict()
+    if args.out is not None:
+        chain = result.key.distillation
+        keys = None
+        if not result.aborted and chain is not None and chain.alice_key is not None:
+            keys = [chain.alice_key, chain.bob_key]
+        data.update(write_key_set(args.out, keys, data))
     if args.json:
         print_json(data)
     else:

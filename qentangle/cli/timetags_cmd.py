@@ -34,20 +34,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from qentangle.timetags.streams import DRIFT_PPM, DURATION_S, OFFSET_S
     from qentangle.timetags.sync import MAX_DRIFT_PPM, MAX_OFFSET_S, SYNC_SPAN_S
 
-    parser = subparsers.add_parser("timetags", help="detector click streams: simulate, synchronise, distil keys")
+    parser = subparsers.add_parser(
+        "timetags", help="detector click streams: simulate, synchronise, distil keys"
+    )
     commands = parser.add_subparsers(dest="timetags_command", metavar="ACTION")
     commands.required = True
 
     simulate = commands.add_parser("simulate", help="write both stations' click streams of a preset")
-    simulate.add_argument("scenario", help="lab (a fixed 20 dB ground link) or a satellite preset (micius-2020, ...)")
-    DURATION_S.add_to(simulate, flag="--duration", default=None,
-                      extra="default: 10 s for lab, the whole pass for a satellite preset")
-    simulate.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for alice.* and bob.*")
+    simulate.add_argument(
+        "scenario", help="lab (a fixed 20 dB ground link) or a satellite preset (micius-2020, ...)"
+    )
+    DURATION_S.add_to(
+        simulate,
+        flag="--duration",
+        default=None,
+        extra="default: 10 s for lab, the whole pass for a satellite preset",
+    )
+    simulate.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="folder for alice.* and bob.*"
+    )
     simulate.add_argument("--format", choices=FORMATS, default="native", help="file format (default: native)")
     OFFSET_S.add_to(simulate)
     DRIFT_PPM.add_to(simulate)
-    simulate.add_argument("--protocol", choices=PROTOCOLS, default=None,
-                          help="detector settings for this protocol (default: the scenario's, bbm92 for lab)")
+    simulate.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default=None,
+        help="detector settings for this protocol (default: the scenario's, bbm92 for lab)",
+    )
     simulate.add_argument("--seed", type=seed_int, default=None, help="seed of every generator")
     simulate.add_argument("--json", action="store_true", help="print one JSON object")
     simulate.set_defaults(handler=_simulate)
@@ -59,20 +73,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub = commands.add_parser(name, help=help_text)
         sub.add_argument("alice", type=Path, help="Alice's click file")
         sub.add_argument("bob", type=Path, help="Bob's click file")
-        sub.add_argument("--format", choices=FORMATS, default=None,
-                         help="file format of both files (default: detected from the first bytes)")
+        sub.add_argument(
+            "--format",
+            choices=FORMATS,
+            default=None,
+            help="file format of both files (default: detected from the first bytes)",
+        )
         MAX_OFFSET_S.add_to(sub, default=None, extra="default: the file header's bound, else 1 s")
         MAX_DRIFT_PPM.add_to(sub, default=None, extra="default: the file header's bound, else 10 ppm")
         SYNC_SPAN_S.add_to(sub)
         WINDOW_NS.add_to(sub, flag="--window-ns")
         if name == "key":
-            sub.add_argument("--protocol", choices=PROTOCOLS, default=None,
-                             help="protocol (default: the native header's, else bbm92)")
-            sub.add_argument("--state", choices=STATES, default=None,
-                             help="Bell state of the source (default: the native header's, else psi+)")
+            sub.add_argument(
+                "--protocol",
+                choices=PROTOCOLS,
+                default=None,
+                help="protocol (default: the native header's, else bbm92)",
+            )
+            sub.add_argument(
+                "--state",
+                choices=STATES,
+                default=None,
+                help="Bell state of the source (default: the native header's, else psi+)",
+            )
             EPOCH_S.add_to(sub)
-            sub.add_argument("--out", type=Path, default=None, metavar="DIR",
-                             help="write alice.key, bob.key (0600) and report.json here, as one set")
+            sub.add_argument(
+                "--out",
+                type=Path,
+                default=None,
+                metavar="DIR",
+                help="write alice.key, bob.key (0600) and report.json here, as one set",
+            )
             sub.add_argument("--seed", type=seed_int, default=None, help="seed of every generator")
         sub.add_argument("--json", action="store_true", help="print one JSON object")
         # None: the bound the file header states, else the library's default
@@ -87,7 +118,10 @@ def _simulate(args: argparse.Namespace) -> int:
     from qentangle.scenarios.timetags import click_model, write_streams
 
     setup = click_model(
-        args.scenario, protocol=args.protocol, offset_s=args.offset_s, drift_ppm=args.drift_ppm,
+        args.scenario,
+        protocol=args.protocol,
+        offset_s=args.offset_s,
+        drift_ppm=args.drift_ppm,
         duration_s=args.duration_s,
     )
     written = write_streams(setup, args.out, format=args.format, seed=args.seed, progress=_progress())
@@ -97,9 +131,11 @@ def _simulate(args: argparse.Namespace) -> int:
         for side, path in written["files"].items():
             print(f"wrote {path}: {written['events'][side]} events ({side}, {written['format']})")
         model = written["clock_model"]
-        print(f"{written['duration_s']:g} s of {written['source']}; Bob's clock: "
-              f"t_B = t_A (1 + {model['drift_ppm']:g} ppm) {'-' if model['offset_s'] < 0 else '+'} "
-              f"{abs(model['offset_s']):g} s")
+        print(
+            f"{written['duration_s']:g} s of {written['source']}; Bob's clock: "
+            f"t_B = t_A (1 + {model['drift_ppm']:g} ppm) {'-' if model['offset_s'] < 0 else '+'} "
+            f"{abs(model['offset_s']):g} s"
+        )
     return 0
 
 
@@ -136,16 +172,22 @@ def _sync(args: argparse.Namespace) -> int:
     if args.window_ns is not None:
         model = ClockModel(result.offset_s, result.drift_ppm, options.get("path_difference"))
         found = find_coincidences(a, b, model, args.window_ns * 1e3)
-        data.update(coincidences=len(found), accidentals=found.accidentals, window_s=found.window_ps * 1e-12,
-                    car=found.car)
+        data.update(
+            coincidences=len(found),
+            accidentals=found.accidentals,
+            window_s=found.window_ps * 1e-12,
+            car=found.car,
+        )
     data["files"] = {"alice": str(args.alice), "bob": str(args.bob)}
     if args.json:
         print_json(data)
     else:
-        print(f"offset_s     {data['offset_s']:.12f}\ndrift_ppm    {data['drift_ppm']:.6f}\n"
-              f"coincidences {data['coincidences']}\naccidentals  {data['accidentals']:.1f}\n"
-              f"window_s     {data['window_s']:.3e}\ncar          {data['car']:.1f}\n"
-              f"significance {data['significance']:.1f}\npeak rms     {data['peak_sigma_ps']:.0f} ps")
+        print(
+            f"offset_s     {data['offset_s']:.12f}\ndrift_ppm    {data['drift_ppm']:.6f}\n"
+            f"coincidences {data['coincidences']}\naccidentals  {data['accidentals']:.1f}\n"
+            f"window_s     {data['window_s']:.3e}\ncar          {data['car']:.1f}\n"
+            f"significance {data['significance']:.1f}\npeak rms     {data['peak_sigma_ps']:.0f} ps"
+        )
     return 0
 
 
@@ -165,10 +207,17 @@ def _key(args: argparse.Namespace) -> int:
 
         raise ValidationError(f"--out={str(args.out)!r} exists and is not a directory")
     run = run_on_clicks(
-        alice, bob, protocol=protocol, state=state, maps=maps,
+        alice,
+        bob,
+        protocol=protocol,
+        state=state,
+        maps=maps,
         window_s=None if args.window_ns is None else args.window_ns * 1e-9,
-        epoch_s=args.epoch_s, sync_span_s=args.sync_span_s, sync_options=_sync_options(args, bob.header),
-        seed=args.seed, progress=_progress(),
+        epoch_s=args.epoch_s,
+        sync_span_s=args.sync_span_s,
+        sync_options=_sync_options(args, bob.header),
+        seed=args.seed,
+        progress=_progress(),
     )
     data = run.to_dict()
     if args.out is not None:
@@ -186,8 +235,12 @@ def _key(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         timing = data["timetags"]
-        lines = [f"protocol      {protocol}", f"coincidences  {timing['coincidences']}",
-                 f"accidentals   {timing['accidentals']:.1f}", f"car           {timing['car']:.1f}"]
+        lines = [
+            f"protocol      {protocol}",
+            f"coincidences  {timing['coincidences']}",
+            f"accidentals   {timing['accidentals']:.1f}",
+            f"car           {timing['car']:.1f}",
+        ]
         for key in ("sifted_bits", "qber", "S", "S_stderr", "final_key_bits", "abort_reason"):
             if data.get(key) is not None:
                 lines.append(f"{key:<13} {data[key]}")

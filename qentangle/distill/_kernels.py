@@ -166,23 +166,38 @@ def _phi(x, table):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def layered_bp_phi(indptr, indices, syndrome, prior_llr, max_iter, llr, hard, messages, table):  # pragma: no cover
+def layered_bp_phi(  # pragma: no cover - compiled
+    indptr, indices, syndrome, prior_llr, max_iter, llr, hard, messages, table, warm_from, patience
+):
     """:func:`layered_bp` with the check rule in the ``phi`` domain (sum of ``phi(|q|)``).
 
     ``r = sign * phi(sum_others phi(|q|))`` is the product-sum rule exactly; ``phi`` is read
     from ``table`` (:func:`phi_table`) with linear interpolation, exact below 1/256.
+
+    Warm start: with ``warm_from`` (the prior LLRs of the previous decoding, same size) the
+    previous ``messages`` and posteriors ``llr`` are kept and only shifted by the change of the
+    prior (bits revealed since), so a retry continues where the last decoding stopped;
+    otherwise (``warm_from.size == 0``) everything starts from the prior. Stops early, as a
+    failure, when the number of unsatisfied checks has not reached a new minimum for
+    ``patience`` iterations.
     """
     m = indptr.size - 1
     n = prior_llr.size
-    for v in range(n):
-        llr[v] = prior_llr[v]
-    for k in range(messages.size):
-        messages[k] = 0.0
+    if warm_from.size == n:
+        for v in range(n):
+            llr[v] += prior_llr[v] - warm_from[v]
+    else:
+        for v in range(n):
+            llr[v] = prior_llr[v]
+        for k in range(messages.size):
+            messages[k] = 0.0
     width = 0
     for c in range(m):
         width = max(width, indptr[c + 1] - indptr[c])
     q = np.empty(width, dtype=np.float64)
     ph = np.empty(width, dtype=np.float64)
+    best = m + 1
+    best_at = 0
     for it in range(1, max_iter + 1):
         for c in range(m):
             s = indptr[c]
@@ -211,14 +226,17 @@ def layered_bp_phi(indptr, indices, syndrome, prior_llr, max_iter, llr, hard, me
                 llr[indices[k]] = q[j] + r
         for v in range(n):
             hard[v] = 1 if llr[v] < 0.0 else 0
-        met = True
+        unsatisfied = 0
         for c in range(m):
             parity = syndrome[c]
             for k in range(indptr[c], indptr[c + 1]):
                 parity ^= hard[indices[k]]
-            if parity:
-                met = False
-                break
-        if met:
+            unsatisfied += parity
+        if unsatisfied == 0:
             return it
+        if unsatisfied < best:
+            best = unsatisfied
+            best_at = it
+        elif it - best_at >= patience:
+            return -it
     return -max_iter

@@ -8,6 +8,13 @@ steps only see their own bits, their own generator and the channel's copies of m
 result is computed from what crossed the channel, except the fields marked *diagnostic*
 (``keys_match``, ``true_qber``), which compare both sides as only a simulation can.
 
+Each endpoint's half is a *party program* (:func:`distill_party`, built from
+:func:`sample_party`, :func:`cascade_party` or :func:`ldpc_party`, :func:`verify_party` and
+:func:`amplify_party`; see :mod:`qentangle.channel_transport`). ``distill`` runs both halves in
+lockstep over the in-process channel; a network station runs its own half over TCP. One
+definition of the chain, two ways to run it. Both halves take every decision (abort rules,
+code rates, key length) from public data, so they reach it without a message.
+
 Key bits never appear in ``repr``, ``to_dict``, errors or logs; they are the separate
 attributes ``alice_key`` and ``bob_key``.
 

@@ -5,8 +5,8 @@ is one frame: longer frames decode closer to capacity). For each frame Alice sen
 ``H x_A`` of a public ``m x n`` parity-check matrix ``H`` and a 32-bit random linear hash of the
 frame; Bob decodes the error pattern ``e = x_A + x_B`` from ``H x_A + H x_B`` and flips it.
 
-Codes. ``m = ceil(f0 n h(Q))`` for the estimated QBER ``Q`` (``f0 = 1.08``; 1.15 below 1.5 %
-QBER, where the rate-0.9 distribution is further from capacity). The variable-degree
+Codes. ``m = ceil(f0 n h(Q))`` for the estimated QBER ``Q`` (``f0 = 1.05``; 1.08 below 2.5 %
+QBER, where the codes' rates near 0.9 are further from capacity). The variable-degree
 distribution is an edge-perspective distribution optimised for the binary symmetric channel by
 density evolution (Elkouss, Leverrier, Alleaume, Boutros, ISIT 2009) for design rate 0.9, 0.8,
 0.7, 0.6, 0.55 or 0.5: the smallest design rate not below ``1 - m/n - 0.01`` (rate 0.9 above
@@ -17,19 +17,26 @@ Up to ``m - 1`` degree-2 variables form a staircase (variable ``k`` joins checks
 are a configuration-model matching with repeated edges re-drawn (short cycles are not removed).
 Matrices are deterministic in ``(n, m, public seed)`` and cached.
 
-Decoder. Belief propagation from the ``ldpc`` package (``ldpc.BpDecoder``: exact product-sum
-check rule, flooding schedule), channel prior ``p(e_i = 1) = Q`` (per bit after retries), at
-most 100 iterations, stopping as soon as the hard decision reproduces the syndrome
-(:class:`SyndromeDecoder`). A frame is accepted only if the decision also matches Alice's hash, so a wrong
-decoding that satisfies the syndrome is caught (a kept frame is wrong with probability
-``2**-32``).
+Decoder. A compiled (numba) layered belief-propagation decoder on flat CSR arrays
+(:class:`SyndromeDecoder`): exact product-sum check rule evaluated in the ``phi`` domain
+(``phi(x) = -log tanh(x/2)`` from a table, linear interpolation), checks processed one after
+the other so each uses the posteriors the checks before it just updated (about half the
+iterations of the flooding schedule of ``ldpc.BpDecoder`` used before, and several times
+faster per iteration). Channel prior ``p(e_i = 1) = Q`` (per bit after retries); at most
+100 iterations, stopping as soon as the hard decision reproduces the syndrome, or, as a
+failure, after ``PATIENCE`` iterations without fewer unsatisfied checks. A frame is accepted
+only if the decision also matches Alice's hash, so a wrong decoding that satisfies the
+syndrome is caught (a kept frame is wrong with probability ``2**-32``).
 
-Retries (blind rate adaptation). For every failed frame Bob publicly asks for Alice's bits at
-the ``ceil(0.015 n h(Q))`` positions where his last decoding was least reliable (smallest
-``|LLR|``; the positions depend on the error syndrome only, not on Alice's key); Alice reveals
-them, Bob fixes those error bits and decodes again. After ``max_retries`` (12) a frame is
-discarded by both sides (which frames is public). Every syndrome, hash and revealed bit is
-counted as disclosed; all frames of a step travel in one message. Measured efficiency and frame
+Retries (blind rate adaptation: the revealed positions become shortened bits). For every
+failed frame Bob publicly asks for Alice's bits at the ``ceil(0.01 n h(Q))`` positions where
+his last decoding was least reliable (smallest ``|LLR|``; the positions depend on the error
+syndrome only, not on Alice's key); Alice reveals them, Bob fixes those error bits and decodes
+again, continuing from the messages of his last decoding (warm start, ``RETRY_ITER``
+iterations), so small steps cost little time and keep f close to what the frame needed.
+After ``max_retries`` (12) a frame is discarded by both sides (which frames is public). Every
+syndrome, hash and revealed bit is counted as disclosed; all frames of a step travel in one
+message. Measured efficiency and frame
 error rate: ``benchmarks/distill.py --ldpc-only``.
 
 Underestimated QBER. Retries alone do not rescue a code sized for a QBER well below the true
@@ -51,8 +58,8 @@ disclosure only in that rare case; the frame is kept.
 >>> out = ldpc_reconcile(a, b, ch, qber=0.02, rng_alice=rng, frame_bits=4000)
 >>> bool(np.array_equal(out.bob_key[out.kept], a[out.kept])), out.leaked_bits == ch.disclosed_bits
 (True, True)
->>> out.frames, out.failed_frames, out.retries
-(1, 0, 0)
+>>> out.frames, out.failed_frames
+(1, 0)
 """
 
 from __future__ import annotations
@@ -72,13 +79,16 @@ from qentangle.errors import ValidationError, check_positive_int, check_range
 
 DEFAULT_FRAME_BITS = 1 << 17
 CODE_SEED = 0x51D7  # public seed of the code family (so codes are cached across calls)
-INITIAL_F = 1.08
-INITIAL_F_LOW_QBER = 1.15  # below LOW_QBER the rate-0.9 distribution is further from capacity
-LOW_QBER = 0.015
-RETRY_F_STEP = 0.015
+INITIAL_F = 1.05
+# Below these QBERs the codes have rates near or above 0.9, where the rate-0.9 distribution is
+# further from capacity: a first syndrome of 1.05 n h(Q) would nearly always need retries.
+INITIAL_F_BANDS = ((0.025, 1.08),)
+RETRY_F_STEP = 0.01
 FALLBACK_AFTER = 8  # retries before a second, lower-rate syndrome when the QBER may be higher
 VERIFY_BITS = 32
 MAX_ITER = 100
+PATIENCE = 12  # a decoding stops, failed, after this many iterations without a new best
+RETRY_ITER = 15  # iterations of a warm retry (it continues from the last decoding)
 
 # Edge-perspective variable-degree distributions lambda_d (fraction of edges on degree-d
 # variables) optimised for the BSC, by design rate (Elkouss et al. 2009).
@@ -212,28 +222,46 @@ class SyndromeDecoder:
         self._indices = self.h.indices.astype(np.int64)
         self._messages = np.zeros(self._indices.size)
         self._hard = np.zeros(self.n, dtype=np.uint8)
+        self._prior_llr = np.zeros(0)  # prior of the last decoding (for a warm start)
+        self._syndrome = np.zeros(0, dtype=np.uint8)
         self.llr = np.zeros(self.n)
         self.iterations = 0
 
+    @property
+    def decoded(self) -> bool:
+        """Whether this decoder ran before (a retry can then continue from its state)."""
+        return self._prior_llr.size == self.n
+
     def decode(
-        self, syndrome: np.ndarray, prior: float | np.ndarray, max_iter: int = MAX_ITER
+        self,
+        syndrome: np.ndarray,
+        prior: float | np.ndarray,
+        max_iter: int = MAX_ITER,
+        *,
+        warm: bool = False,
+        patience: int = PATIENCE,
     ) -> tuple[np.ndarray, bool]:
         """Return the hard decision and whether it reproduces ``syndrome``.
 
         ``prior`` is ``p(e_i = 1)``, one value or one per bit; :attr:`llr` keeps the final
-        log-likelihood ratios ``log p(e_i = 0) / p(e_i = 1)``.
+        log-likelihood ratios ``log p(e_i = 0) / p(e_i = 1)``. ``warm=True`` continues from the
+        last decoding of the same syndrome (its messages, the posteriors shifted by the change
+        of prior: a retry after bits were revealed). A decoding stops, failed, when its count
+        of unsatisfied checks has not reached a new minimum for ``patience`` iterations.
         """
-        from qentangle.distill._kernels import layered_bp_phi, phi_table
+        from qentangle.distill._kernels import layered_bp_phi
 
         p = np.clip(np.broadcast_to(np.asarray(prior, dtype=float), (self.n,)), 1e-9, 1 - 1e-9)
         prior_llr = np.log1p(-p) - np.log(p)
         syndrome = np.ascontiguousarray(syndrome, dtype=np.uint8)
-        llr = np.empty(self.n)
+        warm = warm and self._prior_llr.size == self.n and np.array_equal(syndrome, self._syndrome)
+        warm_from = self._prior_llr if warm else np.zeros(0)
+        llr = self.llr if warm else np.empty(self.n)
         used = layered_bp_phi(
             self._indptr, self._indices, syndrome, prior_llr, max_iter, llr, self._hard, self._messages,
-            _phi_table(),
+            _phi_table(), warm_from, patience,
         )
-        self.llr = llr
+        self.llr, self._prior_llr, self._syndrome = llr, prior_llr, syndrome
         self.iterations = abs(int(used))
         return self._hard.copy(), used > 0
 
@@ -261,7 +289,7 @@ class LdpcOutcome:
 
 
 def _initial_f(qber: float) -> float:
-    return INITIAL_F_LOW_QBER if qber < LOW_QBER else INITIAL_F
+    return next((f for below, f in INITIAL_F_BANDS if qber < below), INITIAL_F)
 
 
 def _initial_rows(size: int, qber: float) -> int:
@@ -272,9 +300,12 @@ def _reveal_count(size: int, qber: float) -> int:
     return max(1, math.ceil(RETRY_F_STEP * size * binary_entropy(qber)))
 
 
+@lru_cache(maxsize=8)
 def _hash_matrix(size: int, seed: int) -> np.ndarray:
-    """``VERIFY_BITS x size`` uniformly random 0/1 matrix (a 2-universal linear hash)."""
-    return np.random.default_rng(seed).integers(0, 2, (VERIFY_BITS, size), dtype=np.uint8)
+    """``VERIFY_BITS x size`` random 0/1 matrix (a 2-universal linear hash; cached, read-only)."""
+    matrix = np.random.default_rng(seed).integers(0, 2, (VERIFY_BITS, size), dtype=np.uint8)
+    matrix.flags.writeable = False
+    return matrix
 
 
 def _hash(matrix: np.ndarray, bits: np.ndarray) -> np.ndarray:
@@ -295,8 +326,8 @@ def ldpc_reconcile(
     """Reconcile by LDPC syndromes; return Bob's corrected key and the frames kept.
 
     ``qber`` (the estimate) sets the code rate: ``m = ceil(f0 n h(Q))`` syndrome bits per frame
-    (``f0`` = 1.08, or 1.15 below 1.5 % QBER) and ``VERIFY_BITS`` hash bits; each of up to
-    ``max_retries`` retries of a failed frame reveals ``ceil(0.015 n h(Q))`` of Alice's bits at
+    (``f0`` = 1.05, or 1.08 below 2.5 % QBER) and ``VERIFY_BITS`` hash bits; each of up to
+    ``max_retries`` retries of a failed frame reveals ``ceil(0.01 n h(Q))`` of Alice's bits at
     positions Bob chooses. With ``qber_max > qber`` (an upper confidence limit of the QBER),
     a frame still failing after ``FALLBACK_AFTER`` retries gets a second syndrome, of a code
     sized for ``qber_max``, and up to ``max_retries`` retries more, before it is discarded.
@@ -423,7 +454,11 @@ class _LdpcBob:
         for i in indices:
             s, e = self.frames[i]
             dec = self.decoders[i]
-            error, ok = dec.decode(self.syndromes[i] ^ _syndrome(dec.h, self.key[s:e]), self.priors[i])
+            # a retry continues from the last decoding of the frame, for a few iterations
+            error, ok = dec.decode(
+                self.syndromes[i] ^ _syndrome(dec.h, self.key[s:e]), self.priors[i],
+                RETRY_ITER if dec.decoded else MAX_ITER, warm=True,
+            )
             candidate = self.key[s:e] ^ error
             tag = _hash(_hash_matrix(e - s, self.hash_seed + i), candidate)
             if ok and np.array_equal(tag, self.hashes[i]):

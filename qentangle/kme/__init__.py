@@ -17,8 +17,10 @@ For ``qentangle network start``: call :func:`prepare_kmes` with the stations' ke
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from qentangle.kme.config import KmeConfig, kme_entries, load_kmes, prepare_kmes
-from qentangle.kme.server import KmeProcess, spawn_kme, stop_pid
+from qentangle.kme.server import KmeProcess, spawn_kme, spawn_kmes, stop_pid
 
 __all__ = [
     "KmeConfig",
@@ -27,25 +29,19 @@ __all__ = [
     "load_kmes",
     "prepare_kmes",
     "spawn_kme",
+    "spawn_kmes",
     "start_kmes",
     "stop_kmes",
     "stop_pid",
 ]
 
 
-def start_kmes(network_dir, *, timeout: float = 30.0) -> list[KmeProcess]:
+def start_kmes(network_dir: str | Path, *, timeout: float = 30.0) -> list[KmeProcess]:
     """Start every KME configured in ``network_dir`` (see :func:`prepare_kmes`); return them running.
 
     If one fails to start, those already started are stopped and the error is raised.
     """
-    started: list[KmeProcess] = []
-    try:
-        for config in load_kmes(network_dir):
-            started.append(spawn_kme(network_dir, config.kme_id, timeout=timeout))
-    except BaseException:
-        stop_kmes(started)
-        raise
-    return started
+    return spawn_kmes(network_dir, [config.kme_id for config in load_kmes(network_dir)], timeout=timeout)
 
 
 def stop_kmes(processes: list[KmeProcess]) -> None:

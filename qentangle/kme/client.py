@@ -15,6 +15,7 @@ import httpx
 
 from qentangle.errors import QentangleError
 from qentangle.kme.config import find_sae, read_ready
+from qentangle.kme.service import NODELAY
 
 
 class KmeRequestError(QentangleError):
@@ -39,7 +40,8 @@ class SaeClient:
         context = ssl.create_default_context(cafile=str(ca))
         context.load_cert_chain(str(cert), str(key))
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, verify=context, timeout=timeout)
+        transport = httpx.HTTPTransport(verify=context, socket_options=NODELAY)
+        self._http = httpx.Client(base_url=self.url, transport=transport, timeout=timeout)
 
     @classmethod
     def for_sae(cls, network_dir: str | Path, sae_id: str, *, timeout: float = 15.0) -> SaeClient:

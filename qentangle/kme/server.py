@@ -29,7 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+
+try:  # the C parser when installed (uvicorn[standard]); h11, pure Python, otherwise
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _HttpProtocol
+except ImportError:  # pragma: no cover
+    from uvicorn.protocols.http.h11_impl import H11Protocol as _HttpProtocol
 
 from qentangle.errors import QentangleError
 from qentangle.files import remove_file, write_atomic
@@ -40,10 +44,15 @@ from qentangle.kme.service import KmeService
 from qentangle.network.keystore import KeyStore
 
 
-class TlsIdentityProtocol(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, adding the ASGI TLS extension with the verified peer identity."""
+class TlsIdentityProtocol(_HttpProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP/1.1 protocol (httptools or h11) plus the ASGI TLS extension: the verified peer."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        raw = transport.get_extra_info("socket")
+        if raw is not None and raw.family in (socket.AF_INET, socket.AF_INET6):
+            # asyncio sets TCP_NODELAY only when the listening socket says IPPROTO_TCP; without it,
+            # a response written in two parts waits for the client's delayed ACK (~40 ms).
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
         ssl_object = transport.get_extra_info("ssl_object")
         peercert = ssl_object.getpeercert() if ssl_object is not None else None
@@ -98,7 +107,7 @@ def server_ssl_context(config: KmeConfig) -> ssl.SSLContext:
 async def serve(config: KmeConfig, *, synchronous: str = "FULL") -> None:
     """Serve one KME until SIGINT/SIGTERM (opens its store as the ``kme`` owner)."""
     store = KeyStore.open(config.store, owner="kme", synchronous=synchronous)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -119,7 +128,7 @@ async def serve(config: KmeConfig, *, synchronous: str = "FULL") -> None:
             access_log=False,
             server_header=False,
             timeout_keep_alive=30,
-            timeout_graceful_shutdown=3,
+            timeout_graceful_shutdown=2,
             backlog=2048,
         )
         uv_config.load()
@@ -135,7 +144,12 @@ async def serve(config: KmeConfig, *, synchronous: str = "FULL") -> None:
 def run(config_file: str | Path, *, synchronous: str = "FULL") -> int:
     """Run the KME described by ``config_file`` in this process (blocks; 0 on a clean stop)."""
     config = KmeConfig.load(config_file)
-    asyncio.run(serve(config, synchronous=synchronous))
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover
+        asyncio.run(serve(config, synchronous=synchronous))
+    else:
+        uvloop.run(serve(config, synchronous=synchronous))
     return 0
 
 
@@ -159,35 +173,52 @@ def spawn_kme(
     """Start the KME ``kme_id`` of the network at ``network_dir`` in the background; return once
     it listens (its log: ``DIR/kme/<KME>.log``). Raises :class:`QentangleError` with the log's last
     line if it exits first, or after ``timeout`` seconds (the process is then killed)."""
-    path = config_path(network_dir, kme_id)
-    if not path.exists():
-        raise QentangleError(f"no KME {kme_id!r} in {str(network_dir)!r} (expected {str(path)!r})")
-    log_path = path.with_suffix(".log")
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "qentangle.kme", str(path), "--synchronous", synchronous],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout
+    (process,) = spawn_kmes(network_dir, [kme_id], timeout=timeout, synchronous=synchronous)
+    return process
+
+
+def spawn_kmes(
+    network_dir: str | Path, kme_ids: list[str], *, timeout: float = 30.0, synchronous: str = "FULL"
+) -> list[KmeProcess]:
+    """:func:`spawn_kme` for several KMEs, started together; if one fails, all are stopped."""
+    launched: list[tuple[str, subprocess.Popen, Path]] = []
     try:
-        while True:
-            ready = read_ready(network_dir, kme_id)
-            if ready is not None and ready.get("pid") == process.pid:
-                return KmeProcess(kme_id, process.pid, str(ready["url"]), process)
-            if process.poll() is not None:
-                raise QentangleError(
-                    f"KME {kme_id} exited with status {process.returncode}: {_last_line(log_path)}"
+        for kme_id in kme_ids:
+            path = config_path(network_dir, kme_id)
+            if not path.exists():
+                raise QentangleError(f"no KME {kme_id!r} in {str(network_dir)!r} (expected {str(path)!r})")
+            log_path = path.with_suffix(".log")
+            with open(log_path, "ab") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "qentangle.kme", str(path), "--synchronous", synchronous],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
-            if time.monotonic() > deadline:
-                raise QentangleError(
-                    f"KME {kme_id} was not ready after {timeout:g} s: {_last_line(log_path)}"
-                )
-            time.sleep(0.02)  # polling the ready file (readiness), not synchronising on a delay
+            launched.append((kme_id, process, log_path))
+        deadline = time.monotonic() + timeout
+        running: dict[str, KmeProcess] = {}
+        while len(running) < len(launched):
+            for kme_id, process, log_path in launched:
+                if kme_id in running:
+                    continue
+                ready = read_ready(network_dir, kme_id)
+                if ready is not None and ready.get("pid") == process.pid:
+                    running[kme_id] = KmeProcess(kme_id, process.pid, str(ready["url"]), process)
+                elif process.poll() is not None:
+                    raise QentangleError(
+                        f"KME {kme_id} exited with status {process.returncode}: {_last_line(log_path)}"
+                    )
+                elif time.monotonic() > deadline:
+                    raise QentangleError(
+                        f"KME {kme_id} was not ready after {timeout:g} s: {_last_line(log_path)}"
+                    )
+            time.sleep(0.02)  # polling the ready files (readiness), not synchronising on a delay
+        return [running[kme_id] for kme_id, _, _ in launched]
     except BaseException:
-        stop_pid(process.pid, timeout=5.0, process=process)
+        for _, process, _ in launched:
+            stop_pid(process.pid, timeout=5.0, process=process)
         raise
 
 

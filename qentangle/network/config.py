@@ -7,7 +7,8 @@ node to start, in order; default source, bob, alice). ``[link]``: ``pair_rate_hz
 ``loss_db`` (coincidences per second = pair rate * 10^(-loss/10)) and ``depolarizing`` (QBER =
 depolarizing / 2). ``[keys]``: ``rounds_per_block``, ``key_bytes``, ``ec`` (``cascade``, the
 default, or ``ldpc``), ``sample_fraction``, ``eps_sec``, ``eps_cor`` and
-``auth_key_mib`` (the bootstrap authentication key).
+``auth_key_mib`` (the bootstrap authentication key); ``timeout_s`` (how long a station waits
+for the other station or the source before it aborts the block and reconnects).
 
 >>> config = load_config("lab")
 >>> config.name, config.coincidence_rate_hz, config.qber
@@ -57,10 +58,13 @@ class NetworkConfig:
     eps_sec: float = 1e-10
     eps_cor: float = 1e-15
     auth_key_mib: int = 32
+    timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
-            raise ValidationError(f"protocol={self.protocol!r} is not valid: expected one of {', '.join(PROTOCOLS)}")
+            raise ValidationError(
+                f"protocol={self.protocol!r} is not valid: expected one of {', '.join(PROTOCOLS)}"
+            )
         if self.ec not in EC_METHODS:
             raise ValidationError(f"ec={self.ec!r} is not valid: expected one of {', '.join(EC_METHODS)}")
         check_range("speed", self.speed, 0.0, 1e9)
@@ -73,6 +77,7 @@ class NetworkConfig:
         check_range("eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
         check_range("eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
         check_positive_int("auth_key_mib", self.auth_key_mib, minimum=1)
+        check_range("timeout_s", self.timeout_s, 0.1, 3600.0)
         for name, port in self.ports.items():
             check_range(f"ports.{name}", port, 0, 65535)
 

@@ -76,6 +76,26 @@ CREATE TABLE IF NOT EXISTS allocations (
     created REAL NOT NULL,
     delivered REAL
 );
+-- Bytes of available keys (free, in stored blocks) by key index parity (the two KMEs' lanes),
+-- kept by triggers in the same transactions, so a status request reads two rows.
+CREATE TABLE IF NOT EXISTS avail (parity INTEGER PRIMARY KEY, bytes INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS avail_insert AFTER INSERT ON keys
+WHEN NEW.allocation IS NULL AND (SELECT state FROM blocks WHERE seq = NEW.block_seq) = 'stored'
+BEGIN UPDATE avail SET bytes = bytes + NEW.size_bytes WHERE parity = NEW.idx % 2; END;
+CREATE TRIGGER IF NOT EXISTS avail_delete AFTER DELETE ON keys
+WHEN OLD.allocation IS NULL AND (SELECT state FROM blocks WHERE seq = OLD.block_seq) = 'stored'
+BEGIN UPDATE avail SET bytes = bytes - OLD.size_bytes WHERE parity = OLD.idx % 2; END;
+CREATE TRIGGER IF NOT EXISTS avail_allocate AFTER UPDATE OF allocation ON keys
+WHEN (OLD.allocation IS NULL) != (NEW.allocation IS NULL)
+ AND (SELECT state FROM blocks WHERE seq = NEW.block_seq) = 'stored'
+BEGIN UPDATE avail
+ SET bytes = bytes + CASE WHEN NEW.allocation IS NULL THEN NEW.size_bytes ELSE -NEW.size_bytes END
+ WHERE parity = NEW.idx % 2; END;
+CREATE TRIGGER IF NOT EXISTS avail_state AFTER UPDATE OF state ON blocks WHEN OLD.state != NEW.state
+BEGIN UPDATE avail SET bytes = bytes
+ + (CASE WHEN NEW.state = 'stored' THEN 1 ELSE 0 END - CASE WHEN OLD.state = 'stored' THEN 1 ELSE 0 END)
+ * (SELECT COALESCE(SUM(size_bytes), 0) FROM keys
+    WHERE block_seq = NEW.seq AND allocation IS NULL AND idx % 2 = avail.parity); END;
 """
 
 
@@ -391,14 +411,24 @@ class KeyStore:
         }
 
     def available_bytes(self, *, lane: tuple[int, int] = (0, 1)) -> int:
-        """The bytes of the keys :meth:`allocate` could still take in ``lane``."""
+        """The bytes of the keys :meth:`allocate` could still take in ``lane`` (fast for 1 or 2 lanes)."""
         rank, lanes = _check_lane(lane)
-        row = self._read(
-            "SELECT COALESCE(SUM(k.size_bytes), 0) FROM keys k JOIN blocks b ON b.seq = k.block_seq"
-            " WHERE k.allocation IS NULL AND b.state = 'stored' AND k.idx % ? = ?",
-            (lanes, rank),
-        ).fetchone()
-        return int(row[0])
+        if lanes in (1, 2):
+            where = "" if lanes == 1 else " WHERE parity = ?"
+            row = self._read(
+                "SELECT COALESCE(SUM(bytes), 0) FROM avail" + where, () if lanes == 1 else (rank,)
+            )
+        else:
+            row = self._read(
+                "SELECT COALESCE(SUM(k.size_bytes), 0) FROM keys k JOIN blocks b ON b.seq = k.block_seq"
+                " WHERE k.allocation IS NULL AND b.state = 'stored' AND k.idx % ? = ?",
+                (lanes, rank),
+            )
+        return int(row.fetchone()[0])
+
+    def stored_bits(self) -> int:
+        """The bits of every stored block (delivered keys included)."""
+        return int(self._read("SELECT COALESCE(SUM(length_bits), 0) FROM blocks").fetchone()[0])
 
     def default_key_bytes(self) -> int | None:
         """The key size of the most recent block (the KME's default key size), or ``None``."""
@@ -730,6 +760,16 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
         db.execute("PRAGMA secure_delete = ON")
         db.execute("PRAGMA foreign_keys = ON")
         db.executescript(_SCHEMA)
+        if db.execute("SELECT COUNT(*) FROM avail").fetchone()[0] != 2:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM avail")
+            db.execute(
+                "INSERT INTO avail (parity, bytes) SELECT p.parity, COALESCE(("
+                "SELECT SUM(k.size_bytes) FROM keys k JOIN blocks b ON b.seq = k.block_seq"
+                " WHERE k.allocation IS NULL AND b.state = 'stored' AND k.idx % 2 = p.parity), 0)"
+                " FROM (SELECT 0 AS parity UNION ALL SELECT 1) p"
+            )
+            db.execute("COMMIT")
         row = db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
         if row is None:
             db.execute(

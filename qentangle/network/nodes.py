@@ -43,8 +43,17 @@ def _node_command(network: dict[str, Any], name: str, directory: Path, port: int
     """Command line of a built-in node (source, alice, bob)."""
     root = Path(network["dir"])
     command = [
-        sys.executable, "-m", "qentangle.network.node", "--kind", name,
-        "--dir", str(directory), "--config", str(root / "network.json"), "--port", str(port),
+        sys.executable,
+        "-m",
+        "qentangle.network.node",
+        "--kind",
+        name,
+        "--dir",
+        str(directory),
+        "--config",
+        str(root / "network.json"),
+        "--port",
+        str(port),
     ]
     nodes = network["nodes"]
     if name in ("alice", "bob"):
@@ -86,7 +95,9 @@ def read_network(directory: str | Path) -> dict[str, Any]:
 
 def write_network(network: dict[str, Any]) -> None:
     """Write ``network.json`` atomically."""
-    write_atomic(Path(network["dir"]) / "network.json", json.dumps(network, indent=1, sort_keys=True).encode())
+    write_atomic(
+        Path(network["dir"]) / "network.json", json.dumps(network, indent=1, sort_keys=True).encode()
+    )
 
 
 def create_network(config: NetworkConfig, directory: str | Path) -> dict[str, Any]:
@@ -111,9 +122,7 @@ def create_network(config: NetworkConfig, directory: str | Path) -> dict[str, An
     return network
 
 
-def start_network(
-    config: NetworkConfig, directory: str | Path, *, node: str | None = None
-) -> dict[str, Any]:
+def start_network(config: NetworkConfig, directory: str | Path, *, node: str | None = None) -> dict[str, Any]:
     """Start every node (or only ``node``) of the network in ``directory``; return network.json.
 
     A new directory gets a new network; an existing one keeps its ID, seed, keys and ports.
@@ -126,7 +135,9 @@ def start_network(
     names = [node] if node is not None else list(network["nodes"])
     unknown = [n for n in names if n not in network["nodes"]]
     if unknown:
-        raise QentangleError(f"--node={unknown[0]!r} is not valid: expected one of {', '.join(network['nodes'])}")
+        raise QentangleError(
+            f"--node={unknown[0]!r} is not valid: expected one of {', '.join(network['nodes'])}"
+        )
     started: list[str] = []
     try:
         for name in names:
@@ -148,7 +159,11 @@ def spawn_node(network: dict[str, Any], name: str) -> dict[str, Any]:
     directory = Path(entry["dir"])
     directory.mkdir(parents=True, exist_ok=True)
     config_ports = network["config"].get("ports", {})
-    port = int(entry["address"][1]) if entry.get("address") and name != "alice" else int(config_ports.get(name, 0))
+    port = (
+        int(entry["address"][1])
+        if entry.get("address") and name != "alice"
+        else int(config_ports.get(name, 0))
+    )
     command = NODE_KINDS[entry["kind"]](network, name, directory, port)
     with open(directory / "stderr.log", "ab") as errors:
         process = subprocess.Popen(
@@ -158,7 +173,9 @@ def spawn_node(network: dict[str, Any], name: str) -> dict[str, Any]:
     line = _first_line(process, READY_TIMEOUT_S)
     if not line.startswith("READY "):
         _kill(process.pid)
-        reason = line[len("ERROR "):] if line.startswith("ERROR ") else (line or "it exited without a reason")
+        reason = (
+            line[len("ERROR ") :] if line.startswith("ERROR ") else (line or "it exited without a reason")
+        )
         raise QentangleError(f"node {name} did not start: {reason}")
     _, host, bound = line.split()
     entry.update(pid=process.pid, state="running", started=time.time())

@@ -137,11 +137,11 @@ class Station:
             eps_cor=config.eps_cor,
             block_bits=max(1024, 2 * config.rounds_per_block),
         )
-        self.stats = StationStats(role)
+        self.stats = self._load_stats()
         self.attempted = self._load_attempted()
         self.source_address: tuple[str, int] | None = None
         self._source: socket.socket | None = None
-        self.timeout = 30.0
+        self.timeout = config.timeout_s
 
     # ------------------------------------------------------------------ persistent state
     def _load_attempted(self) -> int:
@@ -151,6 +151,19 @@ class Station:
             return -1
         except (OSError, ValueError, KeyError, TypeError):
             raise QentangleError(f"station state {str(self.directory / 'state.json')!r} is corrupt") from None
+
+    def _load_stats(self) -> StationStats:
+        """The counters of earlier runs of this station (they add up across restarts)."""
+        stats = StationStats(self.role)
+        try:
+            saved = json.loads((self.directory / "stats.json").read_text())
+        except (OSError, ValueError):
+            return stats
+        for name in ("blocks_stored", "blocks_aborted", "keys_stored", "bits_stored", "sifted_bits",
+                     "reconnects", "abort_reasons", "rejected", "last_block", "started"):
+            if name in saved and isinstance(saved[name], type(getattr(stats, name)) | type(None)):
+                setattr(stats, name, saved[name])
+        return stats
 
     def _save_attempted(self, block: int) -> None:
         self.attempted = block
@@ -172,8 +185,8 @@ class Station:
                 if self._source is None:
                     assert self.source_address is not None
                     self._source = socket.create_connection(self.source_address, timeout=self.timeout)
-                    self._source.settimeout(max(self.timeout, 4 * self.config.block_seconds / max(self.config.speed, 1e-9)
-                                                if self.config.speed else self.timeout))
+                    pacing = self.config.block_seconds / self.config.speed if self.config.speed else 0.0
+                    self._source.settimeout(self.timeout + 2 * pacing)
                 send_value(self._source, {"role": self.role, "block": block})
                 record = recv_value(self._source)
                 if not isinstance(record, dict) or record.get("block") != block:
@@ -219,13 +232,19 @@ class Station:
             send_value(sock, mine)
             hellos = [theirs, mine]
         alice, bob = hellos
-        if not isinstance(alice, dict) or not isinstance(bob, dict) or alice.get("network") != bob.get("network"):
+        if (
+            not isinstance(alice, dict)
+            or not isinstance(bob, dict)
+            or alice.get("network") != bob.get("network")
+        ):
             raise MessageRejected("malformed", "set-up messages of another network")
         start = max(int(alice["next_pad"]), int(bob["next_pad"]))
         window = self.pool.reserve(start, 2 * PER_DIRECTION)
         if window != start:  # our own mark was ahead of what we announced: refuse, retry
             raise MessageRejected("malformed", "pad marks moved during set-up")
-        connection = AuthenticatedConnection(sock, self.role, self.pool, window, PER_DIRECTION, timeout=self.timeout)
+        connection = AuthenticatedConnection(
+            sock, self.role, self.pool, window, PER_DIRECTION, timeout=self.timeout
+        )
         # Authenticate what both saw of the set-up before acting on it.
         if self.role == "alice":
             connection.send_message("hello/confirm", hellos, 0)
@@ -274,7 +293,8 @@ class Station:
         if reason is None:
             data = np.packbits(side.key).tobytes()
             if len(data) < self.config.key_bytes:
-                reason = f"final key of {side.key.size} bits is shorter than one {8 * self.config.key_bytes}-bit key"
+                bits = 8 * self.config.key_bytes
+                reason = f"final key of {side.key.size} bits is shorter than one {bits}-bit key"
         if reason is not None:
             self.stats.blocks_aborted += 1
             self.stats.count(self.stats.abort_reasons, re.sub(r"[0-9][0-9.e+-]*", "#", reason)[:100])
@@ -296,7 +316,9 @@ class Station:
         }
         block_id = self.block_id(block)
         if self.role == "alice":
-            self.store.commit_block(block_id, data, key_bytes=self.config.key_bytes, params=params, state="pending")
+            self.store.commit_block(
+                block_id, data, key_bytes=self.config.key_bytes, params=params, state="pending"
+            )
             connection.send_message("commit/propose", block_id, 0)
             kind, answer, _ = connection.recv_message()
             if kind != "commit/done" or answer != block_id:

@@ -28,8 +28,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from qentangle.channel import TAG_BITS, polynomial_hash
 from qentangle.channel import PRIME as _PRIME
+from qentangle.channel import TAG_BITS, polynomial_hash
 from qentangle.errors import AuthenticationError, QentangleError
 from qentangle.files import write_atomic
 from qentangle.network.wire import ConnectionClosed, WireError, decode, encode, recv_frame, send_frame
@@ -68,7 +68,9 @@ class PadPool:
         try:
             self._key = key_path.read_bytes()
         except OSError as error:
-            raise QentangleError(f"cannot read the authentication key {str(key_path)!r}: {error.strerror}") from None
+            raise QentangleError(
+                f"cannot read the authentication key {str(key_path)!r}: {error.strerror}"
+            ) from None
         if len(self._key) < HASH_KEY_BYTES + 64 * PAD_BYTES:
             raise QentangleError(f"authentication key {str(key_path)!r} is too short")
         self.hash_key = int.from_bytes(self._key[:HASH_KEY_BYTES], "little") % (_PRIME - 1) + 1
@@ -152,8 +154,10 @@ class AuthenticatedConnection:
         tag = self._tag(self._out_dir, body, self._out_base + self.sent)
         try:
             send_frame(self.sock, body + tag.to_bytes(PAD_BYTES, "big"))
-        except socket.timeout:
-            raise TransportTimeout("the other station did not take a message in time (back-pressure)") from None
+        except TimeoutError:
+            raise TransportTimeout(
+                "the other station did not take a message in time (back-pressure)"
+            ) from None
         self.sent += 1
         self.disclosed_bits += int(disclosed_bits)
 
@@ -161,7 +165,7 @@ class AuthenticatedConnection:
         """The next verified message: ``(kind, payload, disclosed_bits)``."""
         try:
             frame = recv_frame(self.sock)
-        except socket.timeout:
+        except TimeoutError:
             raise TransportTimeout("the other station sent nothing in time") from None
         except ConnectionClosed as closed:
             if "truncated" in str(closed):

@@ -63,8 +63,10 @@ def _encode(value: Any, out: list[bytes]) -> None:
         array = array.astype(dtype, copy=False)
         if dtype.str not in _DTYPES:
             raise WireError(f"arrays of dtype {array.dtype} cannot be sent")
-        header = dtype.str.encode() + struct.pack(">B", array.ndim) + b"".join(
-            struct.pack(">Q", d) for d in array.shape
+        header = (
+            dtype.str.encode()
+            + struct.pack(">B", array.ndim)
+            + b"".join(struct.pack(">Q", d) for d in array.shape)
         )
         data = array.tobytes()
         out.append(b"A" + header + _LEN.pack(len(data)) + data)

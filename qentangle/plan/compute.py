@@ -41,8 +41,14 @@ import numpy as np
 
 from qentangle.errors import ValidationError
 from qentangle.link.budget import downlink_budget
-from qentangle.link.geometry import eci_to_ecef, gmst_rad, julian_date, look_angles, sun_direction_ecef
-from qentangle.link.geometry import enu_basis
+from qentangle.link.geometry import (
+    eci_to_ecef,
+    enu_basis,
+    gmst_rad,
+    julian_date,
+    look_angles,
+    sun_direction_ecef,
+)
 from qentangle.link.physics import background_rate_hz
 from qentangle.link.rates import coincidence_rates, expected_qber
 from qentangle.plan.scenario import PlanScenario
@@ -51,8 +57,19 @@ from qentangle.scenarios.model import ProtocolConfig
 
 _UNIX0 = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ROW_FIELDS = (
-    "chunk", "satellite", "pair", "start_s", "end_s", "night", "visible_s", "clear_s", "night_s",
-    "served_s", "detected", "sifted_bits", "errors",
+    "chunk",
+    "satellite",
+    "pair",
+    "start_s",
+    "end_s",
+    "night",
+    "visible_s",
+    "clear_s",
+    "night_s",
+    "served_s",
+    "detected",
+    "sifted_bits",
+    "errors",
 )
 """Columns of a chunk's pass table: one row per double-visibility window of a pair and satellite."""
 
@@ -74,11 +91,47 @@ def chunk_span(plan: PlanScenario, index: int) -> tuple[float, float]:
     return start, min(plan.period.span_s, start + chunk_s)
 
 
+MAX_TASK_BYTES = 2 * 2**30
+"""Refuse chunks whose working arrays would need more than this (per task)."""
+
+
+def task_bytes(plan: PlanScenario) -> int:
+    """Estimated peak working memory of one chunk (scan positions and per-slice schedule arrays).
+
+    >>> from qentangle.plan.scenario import load_plan
+    >>> task_bytes(load_plan("europe-12")) < 100 * 2**20
+    True
+    """
+    period = plan.period
+    chunk_s = min(period.chunk_days * 86400.0, period.span_s)
+    n_sat, n_st = len(plan.satellites), len(plan.stations)
+    scan = math.ceil(chunk_s / period.scan_step_s) * n_sat * (3 * 8 * 4 + 2)
+    fine = math.ceil(chunk_s / period.slice_s) * (n_st + 2 * n_sat + n_sat)
+    return int(scan + fine)
+
+
+def check_task_size(plan: PlanScenario) -> None:
+    """Raise a one-line error, with the estimate, if a chunk cannot fit in :data:`MAX_TASK_BYTES`."""
+    need = task_bytes(plan)
+    if need > MAX_TASK_BYTES:
+        raise ValidationError(
+            f"period.chunk_days={plan.period.chunk_days:g} is too large for these satellites and slices: "
+            f"a task would need about {need / 2**30:.1f} GiB (limit {MAX_TASK_BYTES / 2**30:.0f} GiB); "
+            "expected a smaller period.chunk_days or a larger period.slice_s/scan_step_s"
+        )
+
+
 def key_protocol(plan: PlanScenario) -> ProtocolConfig:
     """The pass protocol whose expected key the planner counts (BBM92, p_z = 1/2, estimation by EC)."""
     p = plan.protocol
-    return ProtocolConfig(kind="bbm92", p_z=0.5, eps_sec=p.eps_sec, eps_cor=p.eps_cor, estimation="ec",
-                          slice_s=plan.period.slice_s)
+    return ProtocolConfig(
+        kind="bbm92",
+        p_z=0.5,
+        eps_sec=p.eps_sec,
+        eps_cor=p.eps_cor,
+        estimation="ec",
+        slice_s=plan.period.slice_s,
+    )
 
 
 def finite_key_bits(plan: PlanScenario, sifted_bits: float, errors: float, duration_s: float) -> int:
@@ -205,8 +258,9 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(change == 1), np.flatnonzero(change == -1)
 
 
-def _fine_indices(coarse_flag: np.ndarray, scan_step_s: float, slice_s: float, t0: float,
-                  t1: float) -> np.ndarray:
+def _fine_indices(
+    coarse_flag: np.ndarray, scan_step_s: float, slice_s: float, t0: float, t1: float
+) -> np.ndarray:
     """Chunk slice indices whose midpoints lie within one scan step of a flagged scan time."""
     n_fine = math.ceil((t1 - t0) / slice_s - 1e-9)
     starts, ends = _runs(coarse_flag)
@@ -220,7 +274,9 @@ def _fine_indices(coarse_flag: np.ndarray, scan_step_s: float, slice_s: float, t
     first[1:] = lo[1:] > reach[:-1]
     group_lo = lo[first]
     group_hi = reach[np.concatenate([np.flatnonzero(first)[1:] - 1, [lo.size - 1]])]
-    return np.concatenate([np.arange(a, b) for a, b in zip(group_lo.tolist(), group_hi.tolist(), strict=True)])
+    return np.concatenate(
+        [np.arange(a, b) for a, b in zip(group_lo.tolist(), group_hi.tolist(), strict=True)]
+    )
 
 
 # ---------------------------------------------------------------------------------- the chunk
@@ -230,7 +286,8 @@ def compute_chunk(plan: PlanScenario, index: int, seed: int) -> dict:
     Returns plain numpy arrays: ``rows`` (columns :data:`ROW_FIELDS` plus ``final_key_bits``
     under ``key_rule = "pass"``), per-satellite ``served_s`` (link seconds), ``busy_s`` (time
     serving at least one link) and ``candidate_s`` (time with at least one clear link of
-    positive expected key), and the chunk's ``index`` and ``span_s``.
+    positive expected key), per-station ``station_busy_s`` (time tracking a satellite), and the
+    chunk's ``index`` and ``span_s``.
     """
     period = plan.period
     t0, t1 = chunk_span(plan, index)
@@ -268,8 +325,9 @@ def compute_chunk(plan: PlanScenario, index: int, seed: int) -> dict:
         for p, (i, j) in enumerate(plan.pairs):
             both = views[i]["visible"] & views[j]["visible"]
             if both.any():
-                _pair_windows(plan, rows, slices, (index, s, p, i, j), both, gap, k, mid, duration, views,
-                              clear, unix)
+                _pair_windows(
+                    plan, rows, slices, (index, s, p, i, j), both, gap, k, mid, duration, views, clear, unix
+                )
     table = {name: (np.concatenate(values) if values else np.zeros(0)) for name, values in rows.items()}
     for name in ("chunk", "satellite", "pair", "night"):
         table[name] = table[name].astype(np.int64)
@@ -277,10 +335,13 @@ def compute_chunk(plan: PlanScenario, index: int, seed: int) -> dict:
     for name in ("served_s", "detected", "sifted_bits", "errors"):
         table[name] = served[name]
     if plan.protocol.key_rule == "pass":
-        table["final_key_bits"] = np.array([
-            finite_key_bits(plan, n, e, d)
-            for n, e, d in zip(table["sifted_bits"], table["errors"], table["served_s"], strict=True)
-        ], dtype=np.int64)
+        table["final_key_bits"] = np.array(
+            [
+                finite_key_bits(plan, n, e, d)
+                for n, e, d in zip(table["sifted_bits"], table["errors"], table["served_s"], strict=True)
+            ],
+            dtype=np.int64,
+        )
     return {
         "index": index,
         "span_s": t1 - t0,
@@ -288,6 +349,7 @@ def compute_chunk(plan: PlanScenario, index: int, seed: int) -> dict:
         "served_s": (load.sum(axis=1) * slice_s).astype(float),
         "busy_s": ((load > 0).sum(axis=1) * slice_s).astype(float),
         "candidate_s": (candidate.sum(axis=1) * slice_s).astype(float),
+        "station_busy_s": (busy.sum(axis=1) * slice_s).astype(float),
     }
 
 
@@ -301,10 +363,15 @@ def _station_view(plan: PlanScenario, station, ecef: np.ndarray, sun: np.ndarray
     sun_elevation = np.arcsin(np.clip(sun @ up, -1.0, 1.0))
     link, source, det = plan.link, plan.source, plan.detectors
     budget = downlink_budget(
-        range_m, np.maximum(elevation, 0.0), link=link, aperture_m=station.aperture_m,
+        range_m,
+        np.maximum(elevation, 0.0),
+        link=link,
+        aperture_m=station.aperture_m,
         zenith_transmittance=station.zenith_transmittance,
-        receiver_optics_efficiency=station.optics_efficiency, detector_efficiency=det.efficiency,
-        wavelength_m=source.wavelength_m, seeing_rad=station.seeing_rad,
+        receiver_optics_efficiency=station.optics_efficiency,
+        detector_efficiency=det.efficiency,
+        wavelength_m=source.wavelength_m,
+        seeing_rad=station.seeing_rad,
         field_of_view_rad=station.field_of_view_rad,
     )
     return {
@@ -337,8 +404,9 @@ class _SliceStore:
     """Per-slice link values of every window, concatenated (windows point into it)."""
 
     def __init__(self) -> None:
-        self.parts: dict[str, list[np.ndarray]] = {n: [] for n in ("k", "duration", "detected", "errors",
-                                                                   "clear", "window")}
+        self.parts: dict[str, list[np.ndarray]] = {
+            n: [] for n in ("k", "duration", "detected", "errors", "clear", "window")
+        }
         self.size = 0
         self.windows = 0
 
@@ -363,7 +431,11 @@ def _pair_windows(plan, rows, slices, where, both, gap, k, mid, duration, views,
     va, vb = views[i], views[j]
     source, det = plan.source, plan.detectors
     rates = coincidence_rates(
-        source.pair_rate_hz, va["eta"][idx], vb["eta"][idx], va["noise"][idx], vb["noise"][idx],
+        source.pair_rate_hz,
+        va["eta"][idx],
+        vb["eta"][idx],
+        va["noise"][idx],
+        vb["noise"][idx],
         windows_per_second=source.windows_per_second(det.coincidence_window_s),
     )
     qber = expected_qber(source.visibility, rates.accidental_fraction, plan.link.misalignment_deg)
@@ -390,8 +462,14 @@ def _pair_windows(plan, rows, slices, where, both, gap, k, mid, duration, views,
     slices.add(window, k=k[idx], duration=dur, detected=detected, errors=detected * qber, clear=both_clear)
 
 
-def _schedule(plan: PlanScenario, rows: dict, store: _SliceStore, busy: np.ndarray, load: np.ndarray,
-              candidate: np.ndarray) -> dict[str, np.ndarray]:
+def _schedule(
+    plan: PlanScenario,
+    rows: dict,
+    store: _SliceStore,
+    busy: np.ndarray,
+    load: np.ndarray,
+    candidate: np.ndarray,
+) -> dict[str, np.ndarray]:
     """Assign clear link runs to stations and satellites; the served sums per window.
 
     ``busy`` (stations x slices), ``load`` and ``candidate`` (satellites x slices) are updated.

@@ -4,7 +4,6 @@
   served time, expected sifted and final key bits (every pair and month, zeros included).
 * :func:`satellite_table`: per satellite, link time, time busy, time with a candidate link and
   the utilisation (busy time over the period).
-* :func:`totals`: the period's totals and the key per pair (``qentangle plan --json``).
 * :func:`write_outputs`: the tables as Parquet and CSV and three figures (a map of stations and
   links weighted by key volume, key per pair per month, cumulative key) in one folder.
 
@@ -70,51 +69,18 @@ def satellite_table(result: PlanResult) -> pa.Table:
     """Per satellite: link seconds, busy and candidate time, utilisation = busy / period."""
     sat = result.satellites
     span = np.maximum(sat["span_s"], 1e-300)
-    return pa.table({
-        "satellite": [s.name for s in result.plan.satellites],
-        "served_link_s": sat["served_s"],
-        "busy_s": sat["busy_s"],
-        "candidate_s": sat["candidate_s"],
-        "utilisation": sat["busy_s"] / span,
-        "demand_served": np.where(sat["candidate_s"] > 0, sat["busy_s"] / np.maximum(sat["candidate_s"], 1e-300),
-                                  0.0),
-    })
-
-
-def totals(result: PlanResult) -> dict[str, Any]:
-    """Totals over the period and the final key per pair (JSON-safe)."""
-    plan, rows = result.plan, result.passes
-    per_pair = np.bincount(rows["pair"], rows["final_key_bits"].astype(float), minlength=len(plan.pairs))
-    sifted = np.bincount(rows["pair"], rows["sifted_bits"], minlength=len(plan.pairs))
-    return {
-        "scenario": plan.name,
-        "seed": result.seed,
-        "start": plan.period.start,
-        "days": plan.period.days,
-        "satellites": len(plan.satellites),
-        "stations": len(plan.stations),
-        "pairs": len(plan.pairs),
-        "key_rule": plan.protocol.key_rule,
-        "schedule": plan.schedule.rule,
-        "passes": int(rows["pair"].size),
-        "served_passes": int(np.count_nonzero(rows["served_s"] > 0)),
-        "visible_s": float(rows["visible_s"].sum()),
-        "clear_s": float(rows["clear_s"].sum()),
-        "night_s": float(rows["night_s"].sum()),
-        "served_s": float(rows["served_s"].sum()),
-        "sifted_bits": float(rows["sifted_bits"].sum()),
-        "final_key_bits": int(rows["final_key_bits"].sum()),
-        "final_key_bits_per_pair": {plan.pair_name(p): int(per_pair[p]) for p in range(len(plan.pairs))},
-        "sifted_bits_per_pair": {plan.pair_name(p): float(sifted[p]) for p in range(len(plan.pairs))},
-        "satellite_utilisation": {
-            s.name: float(u) for s, u in zip(
-                plan.satellites, result.satellites["busy_s"] / np.maximum(result.satellites["span_s"], 1e-300),
-                strict=True)
-        },
-        "workers": result.workers,
-        "elapsed_s": result.elapsed_s,
-        "satellite_days_per_s": result.satellite_days / max(result.elapsed_s, 1e-9),
-    }
+    return pa.table(
+        {
+            "satellite": [s.name for s in result.plan.satellites],
+            "served_link_s": sat["served_s"],
+            "busy_s": sat["busy_s"],
+            "candidate_s": sat["candidate_s"],
+            "utilisation": sat["busy_s"] / span,
+            "demand_served": np.where(
+                sat["candidate_s"] > 0, sat["busy_s"] / np.maximum(sat["candidate_s"], 1e-300), 0.0
+            ),
+        }
+    )
 
 
 def _table_bytes(table: pa.Table, kind: str) -> bytes:
@@ -131,16 +97,22 @@ def write_outputs(result: PlanResult, out_dir: str | Path, *, figures: bool = Tr
     out = Path(out_dir)
     written = []
     passes = pa.table({k: np.asarray(v) for k, v in result.passes.items()})
-    for name, table in (("pairs", pair_table(result)), ("satellites", satellite_table(result)),
-                        ("passes", passes)):
+    for name, table in (
+        ("pairs", pair_table(result)),
+        ("satellites", satellite_table(result)),
+        ("passes", passes),
+    ):
         kinds = ("parquet",) if name == "passes" else ("parquet", "csv")
         for kind in kinds:
             path = out / f"{name}.{kind}"
             write_atomic(path, _table_bytes(table, kind))
             written.append(path)
     if figures:
-        for name, build in (("map.png", plot_map), ("key_per_month.png", plot_key_per_month),
-                            ("cumulative_key.png", plot_cumulative_key)):
+        for name, build in (
+            ("map.png", plot_map),
+            ("key_per_month.png", plot_key_per_month),
+            ("cumulative_key.png", plot_cumulative_key),
+        ):
             path = out / name
             save_figure(build(result), path, dpi=110)
             written.append(path)
@@ -155,8 +127,9 @@ def plot_map(result: PlanResult) -> Figure:
     plan = result.plan
     lat = np.array([s.station.latitude_deg for s in plan.stations])
     lon = np.array([s.station.longitude_deg for s in plan.stations])
-    key = np.bincount(result.passes["pair"], result.passes["final_key_bits"].astype(float),
-                      minlength=len(plan.pairs))
+    key = np.bincount(
+        result.passes["pair"], result.passes["final_key_bits"].astype(float), minlength=len(plan.pairs)
+    )
     fig = Figure(figsize=(8, 6))
     ax = fig.add_subplot()
     outline_lon, outline_lat = world_outline()
@@ -164,8 +137,9 @@ def plot_map(result: PlanResult) -> Figure:
     top = key.max() if key.size and key.max() > 0 else 1.0
     for p, (i, j) in enumerate(plan.pairs):
         if key[p] > 0:
-            ax.plot([lon[i], lon[j]], [lat[i], lat[j]], color="tab:blue", alpha=0.7,
-                    lw=0.5 + 6.0 * key[p] / top)
+            ax.plot(
+                [lon[i], lon[j]], [lat[i], lat[j]], color="tab:blue", alpha=0.7, lw=0.5 + 6.0 * key[p] / top
+            )
     ax.scatter(lon, lat, color="tab:red", zorder=3)
     for s, x, y in zip(plan.stations, lon, lat, strict=True):
         ax.annotate(s.name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -207,16 +181,24 @@ def plot_cumulative_key(result: PlanResult) -> Figure:
     pairs = rows["pair"][keyed][order]
     fig = Figure(figsize=(7, 4))
     ax = fig.add_subplot()
-    ax.step(np.concatenate([[0.0], days, [plan.period.days]]),
-            np.concatenate([[0.0], np.cumsum(bits), [bits.sum()]]), where="post", label="all pairs", color="k")
+    ax.step(
+        np.concatenate([[0.0], days, [plan.period.days]]),
+        np.concatenate([[0.0], np.cumsum(bits), [bits.sum()]]),
+        where="post",
+        label="all pairs",
+        color="k",
+    )
     totals_per_pair = np.bincount(pairs, bits, minlength=len(plan.pairs))
     for p in np.argsort(-totals_per_pair)[:5]:
         if totals_per_pair[p] <= 0:
             continue
         mine = pairs == p
-        ax.step(np.concatenate([[0.0], days[mine], [plan.period.days]]),
-                np.concatenate([[0.0], np.cumsum(bits[mine]), [bits[mine].sum()]]), where="post",
-                label=plan.pair_name(int(p)))
+        ax.step(
+            np.concatenate([[0.0], days[mine], [plan.period.days]]),
+            np.concatenate([[0.0], np.cumsum(bits[mine]), [bits[mine].sum()]]),
+            where="post",
+            label=plan.pair_name(int(p)),
+        )
     ax.set_xlabel(f"days after {plan.period.start[:10]}")
     ax.set_ylabel("cumulative final key (bits)")
     ax.legend(fontsize=7)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,20 +38,28 @@ from qentangle.errors import ValidationError, check_choice, check_range
 from qentangle.params import Param
 from qentangle.progress import progress_bar
 from qentangle.protocols.bbm92 import BASES, BBM92Result
-from qentangle.protocols.e91 import ALICE_ANGLES, BOB_ANGLES, BOB_FRAME, KEY_PAIRS, TEST_PAIRS, E91Result
+from qentangle.protocols.e91 import ALICE_ANGLES, BOB_ANGLES, BOB_FRAME, TEST_PAIRS, E91Result
 from qentangle.protocols.keying import BasisFigures, KeyOptions, block_plan, finish_key
 from qentangle.protocols.results import RunSummary
 from qentangle.rng import SeedLike, spawn_generators
 from qentangle.states import check_state, ideal_correlator, optimal_chsh_angles
 from qentangle.timetags.coincidences import ClockModel, accidentals, match
 from qentangle.timetags.events import Clicks, DetectorMap, resolve
-from qentangle.timetags.sync import SyncResult, synchronize
+from qentangle.timetags.sync import SyncError, SyncResult, synchronize
 
 CLICK_PROTOCOLS = ("bbm92", "e91", "chsh")
 TEST_SIGNS = np.array([1.0, -1.0, 1.0, 1.0])
 TRACK_MIN_COINCIDENCES = 10
-EPOCH_S = Param("epoch_s", float, low=1e-3, high=1e4, default=10.0, unit="s", metavar="S",
-                help="coincidences are found epoch by epoch (memory grows with the epoch, not the file)")
+EPOCH_S = Param(
+    "epoch_s",
+    float,
+    low=1e-3,
+    high=1e4,
+    default=10.0,
+    unit="s",
+    metavar="S",
+    help="coincidences are found epoch by epoch (memory grows with the epoch, not the file)",
+)
 EDGE_MARGIN_PS = 1_000_000  # Bob reads 1 us beyond an epoch's mapped edges
 
 
@@ -78,7 +86,9 @@ def detector_maps(protocol: str, state: str = "psi+") -> tuple[DetectorMap, Dete
         a, a2, b, b2 = optimal_chsh_angles(state)
         return DetectorMap.two_settings(a, a2), DetectorMap.two_settings(b, b2)
     sign, _ = BOB_FRAME[state]
-    return DetectorMap.three_settings(ALICE_ANGLES), DetectorMap.three_settings(tuple(sign * b for b in BOB_ANGLES))
+    return DetectorMap.three_settings(ALICE_ANGLES), DetectorMap.three_settings(
+        tuple(sign * b for b in BOB_ANGLES)
+    )
 
 
 @dataclass
@@ -150,7 +160,9 @@ class ClickRunResult:
 def open_parties(seed: SeedLike = None) -> _Parties:
     """Alice, Bob (their generators) and the authenticated channel between them."""
     rng_a, rng_b, rng_channel = spawn_generators(seed, 3)
-    return _Parties(ClassicalChannel.with_random_key(rng_channel), _Party("alice", rng_a), _Party("bob", rng_b))
+    return _Parties(
+        ClassicalChannel.with_random_key(rng_channel), _Party("alice", rng_a), _Party("bob", rng_b)
+    )
 
 
 def run_on_clicks(
@@ -179,12 +191,24 @@ def run_on_clicks(
     state = check_state(state)
     parties = open_parties(seed)
     matched = coincide(
-        parties, alice, bob, window_s=window_s, epoch_s=epoch_s, sync_span_s=sync_span_s,
-        sync_options=sync_options, progress=progress,
+        parties,
+        alice,
+        bob,
+        window_s=window_s,
+        epoch_s=epoch_s,
+        sync_span_s=sync_span_s,
+        sync_options=sync_options,
+        progress=progress,
     )
     return protocol_on_coincidences(
-        parties, [matched], protocol=protocol, state=state, maps=maps, key_options=key_options,
-        s_sigmas=s_sigmas, progress=progress,
+        parties,
+        [matched],
+        protocol=protocol,
+        state=state,
+        maps=maps,
+        key_options=key_options,
+        s_sigmas=s_sigmas,
+        progress=progress,
     )
 
 
@@ -197,9 +221,15 @@ def coincide(
     epoch_s: float = 10.0,
     sync_span_s: float | None = None,
     sync_options: dict[str, Any] | None = None,
+    fallback: SyncResult | None = None,
     progress: bool | None = None,
 ) -> MatchedClicks:
-    """Steps 1 and 2 of the module docstring over the parties' channel."""
+    """Steps 1 and 2 of the module docstring over the parties' channel.
+
+    ``fallback`` is a clock model to keep when this stretch alone holds too few coincidences to
+    synchronise (a short tail of a pass, after an earlier pass set the clocks); its
+    ``significance`` is then reported as NaN.
+    """
     epoch_s = EPOCH_S.check(epoch_s)
     channel = parties.channel
     first_a, last_a = _bounds(alice)
@@ -213,9 +243,16 @@ def coincide(
     options = dict(sync_options or {})
     prior = options.get("prior")
     centre = 0.0 if prior is None else prior.offset_ps
-    reach = options.get("max_offset_s", 1.0) * 1e12 + options.get("max_drift_ppm", 10.0) * 1e-6 * abs(span_end)
+    reach = options.get("max_offset_s", 1.0) * 1e12 + options.get("max_drift_ppm", 10.0) * 1e-6 * abs(
+        span_end
+    )
     b_sync = bob.between(int(first_a + centre - reach - 1e9), int(span_end + centre + reach + 1e9)).times_ps
-    sync = synchronize(received, b_sync, **options)
+    try:
+        sync = synchronize(received, b_sync, **options)
+    except SyncError:
+        if fallback is None:
+            raise
+        sync = replace(fallback, coincidences=0, accidentals=0.0, significance=math.nan, levels=0)
     channel.send("bob", "sync/model", {"offset_s": sync.offset_s, "drift_ppm": sync.drift_ppm})
     if window_s is None:
         window_ps = sync.window_s * 1e12
@@ -261,8 +298,11 @@ def coincide(
         "timing_bytes": int(8 * (a_sync.size + totals["alice_clicks"]) + 8 * patterns_a.size),
     }
     return MatchedClicks(
-        sync, patterns_a, np.concatenate(pattern_b) if pattern_b else np.zeros(0, np.uint8),
-        np.concatenate(delays) if delays else np.zeros(0, np.int64), stats,
+        sync,
+        patterns_a,
+        np.concatenate(pattern_b) if pattern_b else np.zeros(0, np.uint8),
+        np.concatenate(delays) if delays else np.zeros(0, np.int64),
+        stats,
     )
 
 
@@ -347,7 +387,9 @@ def _summary(protocol: str, parties: _Parties, state: str, pairs: int, key) -> R
     )
 
 
-def _bbm92(parties, state, maps, settings_a, bits_a, settings_b, bits_b, key_options, progress) -> BBM92Result:
+def _bbm92(
+    parties, state, maps, settings_a, bits_a, settings_b, bits_b, key_options, progress
+) -> BBM92Result:
     """Bases announced both ways, matched ones kept, key from both bases."""
     for m in maps:
         if m.num_settings != 2 or not np.allclose(m.angles, BASES):
@@ -381,7 +423,9 @@ def _bbm92(parties, state, maps, settings_a, bits_a, settings_b, bits_b, key_opt
     )
 
 
-def _e91(parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_sigmas, progress) -> E91Result:
+def _e91(
+    parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_sigmas, progress
+) -> E91Result:
     """E91 on passive three-setting stations: key at equal angles, S from the four test pairs."""
     from qentangle.protocols.e91 import _masks, _test_index
 
@@ -395,9 +439,13 @@ def _e91(parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_
     b_key, b_test = _masks(b_view, settings_b)
     alice_key = bits_a.compress(a_key)
     bob_key = bits_b.compress(b_key) ^ (1 if orientation < 0 else 0)
-    revealed = np.unpackbits(channel.send("bob", "chsh/outcomes", np.packbits(bits_b.compress(b_test))),
-                             count=int(b_test.sum()))
-    counts = tally(_test_index(settings_a.compress(a_test), a_view.compress(a_test)), 2 * bits_a.compress(a_test) + revealed)
+    revealed = np.unpackbits(
+        channel.send("bob", "chsh/outcomes", np.packbits(bits_b.compress(b_test))), count=int(b_test.sum())
+    )
+    counts = tally(
+        _test_index(settings_a.compress(a_test), a_view.compress(a_test)),
+        2 * bits_a.compress(a_test) + revealed,
+    )
     stats = analyse_chsh(counts, TEST_SIGNS, orientation=int(orientation))
     s_value, s_err, s_z = orientation * stats.S, stats.S_stderr, stats.z_score_raw
     channel.send("alice", "chsh/S", {"S": s_value, "S_stderr": s_err})
@@ -405,7 +453,10 @@ def _e91(parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_
     per_pair = counts.sum(axis=1)
     reason = None
     if np.any(per_pair == 0):
-        s_z, reason = math.nan, f"too few test rounds: {int(per_pair.sum())} in all and none at some setting pair"
+        s_z, reason = (
+            math.nan,
+            f"too few test rounds: {int(per_pair.sum())} in all and none at some setting pair",
+        )
     elif not s_z >= s_sigmas:
         reason = f"S = {s_value:.3f} +- {s_err:.3f} is not {s_sigmas:g} standard errors above 2"
     _, eps_block, _ = block_plan(alice_key.size, options)
@@ -414,7 +465,9 @@ def _e91(parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_
         reason = f"no device-independent key: the lower confidence bound on S is {s_low:.3f}, not above 2"
     s_point = min(4.0, max(-4.0, s_value)) if math.isfinite(s_value) else -4.0
     floor = (device_independent_phase_error(s_low), device_independent_phase_error(s_point))
-    key = finish_key(parties, alice_key, bob_key, options, abort_reason=reason, phase_floor=floor, progress=progress)
+    key = finish_key(
+        parties, alice_key, bob_key, options, abort_reason=reason, phase_floor=floor, progress=progress
+    )
     bob_angles = tuple(sign * b for b in BOB_ANGLES)
     return E91Result(
         run=_summary("e91", parties, state, n, key),

@@ -34,9 +34,10 @@ import numpy as np
 
 from qentangle.engines import Engine
 from qentangle.errors import ValidationError
-from qentangle.limits import Cost
+from qentangle.limits import LONG_RUN_S, Cost
 from qentangle.link.physics import LinkSlices
 from qentangle.noise import NoiseConfig
+from qentangle.progress import note
 from qentangle.protocols.keying import KeyOptions
 from qentangle.rng import SeedLike, party_streams, seed_sequence
 from qentangle.scenarios.compare import comparable_figures, expected_key, figure_spread
@@ -161,6 +162,9 @@ def run_pass(
         scenario = load_scenario(scenario)
     scenario = apply_overrides(scenario, list(overrides)) if overrides else scenario
     DATA_TIME_COST.check("protocol.data_time_s", scenario.protocol.data_time_s)
+    if DATA_TIME_COST.estimate(scenario.protocol.data_time_s)[1] > LONG_RUN_S:
+        note(f"pass {scenario.name}: protocol.data_time_s={scenario.protocol.data_time_s:g} needs "
+             f"{DATA_TIME_COST.describe(scenario.protocol.data_time_s)} (estimate)", progress=progress)
     slices = scenario.physics(accumulate=True)
     protocol_seed = seed_sequence(seed)  # one SeedSequence: party_streams gives the same streams twice
     rng = party_streams(protocol_seed).link

@@ -87,7 +87,9 @@ class ClickSetup:
         return {**self.sync_options, "path_difference": self.path_difference()}
 
 
-def joint_table(state: str, visibility: float, misalignment_deg: float, maps: tuple[DetectorMap, DetectorMap]):
+def joint_table(
+    state: str, visibility: float, misalignment_deg: float, maps: tuple[DetectorMap, DetectorMap]
+):
     """``joint[s_a, s_b, o_a, o_b]`` of a detected pair: Werner state, Bob's arm misaligned."""
     noise = NoiseConfig(depolarizing=1.0 - visibility, misalignment_b_deg=misalignment_deg)
     a = np.asarray(maps[0].angles)[:, None]
@@ -119,21 +121,32 @@ def click_model(
     return _pass(scenario, slices, protocol, offset_s, drift_ppm, duration_s, repetition)
 
 
-def _fixed(link: FixedLink, protocol: str, offset_s: float, drift_ppm: float, duration_s: float) -> ClickSetup:
+def _fixed(
+    link: FixedLink, protocol: str, offset_s: float, drift_ppm: float, duration_s: float
+) -> ClickSetup:
     maps = detector_maps(protocol, link.state)
     clock_a, clock_b = relative_clocks(offset_s, drift_ppm)
     alice = StationModel("alice", maps[0], detectors=link.detectors, clock=clock_a)
     bob = StationModel("bob", maps[1], detectors=link.detectors, clock=clock_b)
     model = ClickModel.constant(
-        pair_rate_hz=link.pair_rate_hz, eta_a=link.eta_a, eta_b=link.eta_b, duration_s=duration_s,
-        background_a_hz=link.background_a_hz, background_b_hz=link.background_b_hz,
-        delay_a_s=link.delay_a_s, delay_b_s=link.delay_b_s,
-        joint=joint_table(link.state, link.visibility, 0.0, maps), alice=alice, bob=bob,
+        pair_rate_hz=link.pair_rate_hz,
+        eta_a=link.eta_a,
+        eta_b=link.eta_b,
+        duration_s=duration_s,
+        background_a_hz=link.background_a_hz,
+        background_b_hz=link.background_b_hz,
+        delay_a_s=link.delay_a_s,
+        delay_b_s=link.delay_b_s,
+        joint=joint_table(link.state, link.visibility, 0.0, maps),
+        alice=alice,
+        bob=bob,
     )
     return ClickSetup(link.name, model, protocol, link.state, link.coincidence_window_ns * 1e-9, {})
 
 
-def _pass(scenario: Scenario, slices: LinkSlices, protocol, offset_s, drift_ppm, duration_s, repetition) -> ClickSetup:
+def _pass(
+    scenario: Scenario, slices: LinkSlices, protocol, offset_s, drift_ppm, duration_s, repetition
+) -> ClickSetup:
     protocol = protocol or scenario.protocol.kind
     maps = detector_maps(protocol, slices.state)
     reps = int(slices.pass_index.max()) + 1
@@ -150,15 +163,23 @@ def _pass(scenario: Scenario, slices: LinkSlices, protocol, offset_s, drift_ppm,
         keep = np.ones(dur.size, bool)
     mid = start + dur / 2
     detectors = DetectorModel(
-        dark_count_hz=scenario.detectors.dark_count_hz, jitter_ps=PASS_JITTER_PS, dead_time_ns=PASS_DEAD_TIME_NS
+        dark_count_hz=scenario.detectors.dark_count_hz,
+        jitter_ps=PASS_JITTER_PS,
+        dead_time_ns=PASS_DEAD_TIME_NS,
     )
     dark = scenario.detectors.dark_rate_hz
     delay_a = slices.range_a_m[part][keep] / SPEED_OF_LIGHT_M_S
     delay_b = slices.range_b_m[part][keep] / SPEED_OF_LIGHT_M_S
     link = LinkProfile(
-        start, dur, slices.eta_a[part][keep], slices.eta_b[part][keep],
-        np.maximum(slices.noise_a_hz[part][keep] - dark, 0.0), np.maximum(slices.noise_b_hz[part][keep] - dark, 0.0),
-        mid, delay_a, delay_b,
+        start,
+        dur,
+        slices.eta_a[part][keep],
+        slices.eta_b[part][keep],
+        np.maximum(slices.noise_a_hz[part][keep] - dark, 0.0),
+        np.maximum(slices.noise_b_hz[part][keep] - dark, 0.0),
+        mid,
+        delay_a,
+        delay_b,
     )
     clock_a, clock_b = relative_clocks(offset_s, drift_ppm)
     alice = StationModel("alice", maps[0], detectors=detectors, clock=clock_a)
@@ -177,8 +198,13 @@ def _pass(scenario: Scenario, slices: LinkSlices, protocol, offset_s, drift_ppm,
 
 # ------------------------------------------------------------------------------------- files
 def write_streams(
-    setup: ClickSetup, out_dir: str | Path, *, format: str = "native", seed: SeedLike = None,
-    epoch_s: float = 1.0, progress: bool | None = None,
+    setup: ClickSetup,
+    out_dir: str | Path,
+    *,
+    format: str = "native",
+    seed: SeedLike = None,
+    epoch_s: float = 1.0,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Simulate both stations' streams into ``out_dir/alice.*`` and ``out_dir/bob.*``.
 
@@ -199,11 +225,17 @@ def write_streams(
     paths = {side: out / f"{side}{EXTENSIONS[format]}" for side in ("alice", "bob")}
     headers = {}
     for side, station in (("alice", model.alice), ("bob", model.bob)):
-        extra = {"protocol": setup.protocol, "state": setup.state, "coincidence_window_s": setup.window_s,
-                 "source": setup.name, "sync": setup.sync_options}
+        extra = {
+            "protocol": setup.protocol,
+            "state": setup.state,
+            "coincidence_window_s": setup.window_s,
+            "source": setup.name,
+            "sync": setup.sync_options,
+        }
         if side == "bob" and setup.path_knots is not None:
             extra["predicted_path_difference"] = {
-                "clock_s": setup.path_knots[0].tolist(), "difference_s": setup.path_knots[1].tolist()
+                "clock_s": setup.path_knots[0].tolist(),
+                "difference_s": setup.path_knots[1].tolist(),
             }
         headers[side] = native_header(
             station=side, detector_map=station.detector_map, clock=station.clock.to_dict(), extra=extra
@@ -242,7 +274,9 @@ def analysis_from_header(header: dict[str, Any]) -> dict[str, Any]:
     path = header.get("predicted_path_difference")
     if path:
         knots, diff = np.asarray(path["clock_s"], dtype=float), np.asarray(path["difference_s"], dtype=float)
-        options["path_difference"] = lambda b_ps: np.interp(np.asarray(b_ps, dtype=float) * 1e-12, knots, diff) * 1e12
+        options["path_difference"] = lambda b_ps: (
+            np.interp(np.asarray(b_ps, dtype=float) * 1e-12, knots, diff) * 1e12
+        )
     return options
 
 
@@ -280,21 +314,29 @@ def run_pass_timetags(
         alice, bob = _simulate_in_memory(setup.model, rep_seeds[k], epoch_s)
         matched.append(
             coincide(
-                parties, alice, bob, window_s=setup.window_s, epoch_s=epoch_s,
-                sync_options=setup.analysis_options(), progress=progress,
+                parties,
+                alice,
+                bob,
+                window_s=setup.window_s,
+                epoch_s=epoch_s,
+                sync_options=setup.analysis_options(),
+                progress=progress,
+                fallback=matched[-1].sync if matched else None,
             )
         )
     link = slices.summary(config.p_z if config.kind == "bbm92" else None)
     link.update(expected_key(link, config))
     options = KeyOptions(
-        ec=config.ec, eps_sec=config.eps_sec, eps_cor=config.eps_cor,
+        ec=config.ec,
+        eps_sec=config.eps_sec,
+        eps_cor=config.eps_cor,
         estimation="ec" if config.kind == "bbm92" else "sample",
         qber_hint=float(np.clip(link["qber"], 0.001, 0.5)),
     )
     run = protocol_on_coincidences(
         parties, matched, protocol=config.kind, state=slices.state, key_options=options, progress=progress
     )
-    accidental = int(round(run.coincidences["accidentals"]))
+    accidental = round(run.coincidences["accidentals"])
     total = run.coincidences["coincidences"]
     return PassResult(
         scenario=scenario.name,

@@ -29,8 +29,17 @@ import numpy as np
 from qentangle.errors import ValidationError, check_range
 from qentangle.params import Param
 
-WINDOW_NS = Param("window_ns", float, low=0.0, high=1e6, low_open=True, default=None, unit="ns", metavar="NS",
-                  help="full width of the coincidence window (default: six widths of the measured peak)")
+WINDOW_NS = Param(
+    "window_ns",
+    float,
+    low=0.0,
+    high=1e6,
+    low_open=True,
+    default=None,
+    unit="ns",
+    metavar="NS",
+    help="full width of the coincidence window (default: six widths of the measured peak)",
+)
 
 PathDifference = Callable[[np.ndarray], np.ndarray]
 """Predicted delay difference (Bob's minus Alice's, ps) as a function of Bob's times (ps)."""
@@ -86,33 +95,79 @@ class ClockModel:
         return {"offset_s": self.offset_s, "drift_ppm": self.drift_ppm}
 
 
-def match(a_ps: np.ndarray, b_ps: np.ndarray, window_ps: float, center_ps: float = 0.0):
+def match(
+    a_ps: np.ndarray, b_ps: np.ndarray, window_ps: float, center_ps: float = 0.0, *, insertion: np.ndarray | None = None
+):
     """Pairs (Alice index, Bob index, b - a) with ``|b - a - center| <= window / 2``, nearest first.
 
-    ``a_ps`` and ``b_ps`` are sorted, ``b_ps`` already in Alice's frame. Each click is used at
-    most once.
+    ``a_ps`` and ``b_ps`` are sorted, ``b_ps`` already in Alice's frame. Each of Alice's clicks
+    takes the nearest of Bob's (one ``searchsorted``: the candidates are the two neighbours of
+    its insertion point); a Bob click claimed twice keeps the nearer Alice click. ``insertion``
+    may pass ``searchsorted(b, a + center)`` when the caller has it already.
     """
     half = window_ps / 2.0
     a = np.asarray(a_ps, dtype=np.int64)
     b = np.asarray(b_ps, dtype=np.int64)
-    lo = np.searchsorted(b, a + math.ceil(center_ps - half), side="left")
-    hi = np.searchsorted(b, a + math.floor(center_ps + half), side="right")
-    found = np.flatnonzero(hi > lo)
-    if not found.size:
-        empty = np.zeros(0, np.int64)
+    empty = np.zeros(0, np.int64)
+    if not a.size or not b.size:
         return empty, empty, empty
-    first, last = lo[found], hi[found] - 1
-    d_first = b[first] - a[found] - center_ps
-    d_last = b[last] - a[found] - center_ps
-    pick = np.where(np.abs(d_last) < np.abs(d_first), last, first)  # nearest of the candidates
-    ia, ib = found, pick
+    target = a + round(center_ps)
+    j = np.searchsorted(b, target, side="left") if insertion is None else insertion
+    right = np.minimum(j, b.size - 1)
+    left = np.maximum(j - 1, 0)
+    d_right = np.abs(b[right] - target)
+    d_left = np.abs(b[left] - target)
+    pick = np.where(d_left <= d_right, left, right)  # the nearer neighbour (the earlier on a tie)
+    distance = np.minimum(d_left, d_right)
+    found = np.flatnonzero(distance <= half)
+    if not found.size:
+        return empty, empty, empty
+    ia, ib = found, pick[found]
     dt = b[ib] - a[ia]
-    # a Bob click claimed twice keeps its nearest Alice click
-    order = np.lexsort((np.abs(dt - center_ps), ib))
-    ib_sorted = ib[order]
-    unique = np.concatenate([[True], ib_sorted[1:] != ib_sorted[:-1]])
-    keep = np.sort(order[unique])
-    return ia[keep], ib[keep], dt[keep]
+    repeated = ib[1:] == ib[:-1]  # ib is non-decreasing: a Bob click claimed twice is adjacent
+    if np.any(repeated):
+        order = np.lexsort((np.abs(dt - center_ps), ib))
+        ib_sorted = ib[order]
+        unique = np.concatenate([[True], ib_sorted[1:] != ib_sorted[:-1]])
+        keep = np.sort(order[unique])
+        ia, ib, dt = ia[keep], ib[keep], dt[keep]
+    return ia, ib, dt
+
+
+def near_delays(
+    a_ps: np.ndarray, b_ps: np.ndarray, lo_ps: float, hi_ps: float, *, insertion: np.ndarray | None = None,
+    max_steps: int = 32,
+):
+    """Delays ``b - a`` of every pair with ``lo <= b - a <= hi`` (``lo <= 0 <= hi``), found by stepping.
+
+    From each of Alice's insertion points into Bob's stream (``searchsorted(b, a)``) the search
+    steps outwards, one step for every click at once, until no click has a neighbour left in
+    range: as many vector steps as the most crowded range holds clicks (a few when the range is
+    short beside the mean spacing of Bob's clicks). Beyond ``max_steps`` it falls back to
+    :func:`pair_delays`.
+    """
+    a = np.asarray(a_ps, dtype=np.int64)
+    b = np.asarray(b_ps, dtype=np.int64)
+    if not a.size or not b.size:
+        return np.zeros(0, np.int64)
+    j = np.searchsorted(b, a, side="left") if insertion is None else insertion
+    parts = []
+    for direction in (1, -1):
+        active = np.arange(a.size)
+        start = j if direction > 0 else j - 1
+        for step in range(max_steps + 1):
+            if step == max_steps:
+                return pair_delays(a, b, lo_ps, hi_ps)[1]
+            idx = start[active] + direction * step
+            ok = (idx >= 0) & (idx < b.size)
+            active, idx = active[ok], idx[ok]
+            d = b[idx] - a[active]
+            inside = (d <= hi_ps) & (d >= lo_ps)
+            if not np.any(inside):
+                break
+            parts.append(d[inside])
+            active = active[inside]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def count_pairs(a_ps: np.ndarray, b_ps: np.ndarray, lo_ps: float, hi_ps: float) -> int:
@@ -150,18 +205,22 @@ def pair_delays(a_ps: np.ndarray, b_ps: np.ndarray, lo_ps: float, hi_ps: float, 
     return a[owner], b[index] - a[owner]
 
 
-def accidentals(a_ps: np.ndarray, b_ps: np.ndarray, window_ps: float, shifts: np.ndarray | None = None):
+def accidentals(
+    a_ps: np.ndarray, b_ps: np.ndarray, window_ps: float, shifts: np.ndarray | None = None,
+    *, insertion: np.ndarray | None = None,
+):
     """Mean count in off-peak windows (the accidentals expected in the peak window) and its error.
 
-    Returns (mean, standard error, the count of each shifted window).
+    Returns (mean, standard error, the count of each shifted window). ``insertion`` may pass
+    ``searchsorted(b, a)`` when the caller has it already.
     """
     shifts = default_shifts(window_ps) if shifts is None else np.asarray(shifts, dtype=float)
     half = window_ps / 2.0
-    _, dt = pair_delays(a_ps, b_ps, float(shifts.min()) - half, float(shifts.max()) + half)
-    dt = np.sort(dt)
-    lo = np.searchsorted(dt, np.ceil(shifts - half), side="left")
-    hi = np.searchsorted(dt, np.floor(shifts + half), side="right")
-    counts = (hi - lo).astype(float)
+    lo, hi = min(float(shifts.min()) - half, 0.0), max(float(shifts.max()) + half, 0.0)
+    dt = np.sort(near_delays(a_ps, b_ps, lo, hi, insertion=insertion))
+    first = np.searchsorted(dt, np.ceil(shifts - half), side="left")
+    last = np.searchsorted(dt, np.floor(shifts + half), side="right")
+    counts = (last - first).astype(float)
     mean = float(counts.mean())
     return mean, math.sqrt(mean / counts.size), counts
 
@@ -206,15 +265,22 @@ class Coincidences:
 
 
 def find_coincidences(
-    a_ps: np.ndarray, b_ps: np.ndarray, model: ClockModel, window_ps: float, *, shifts: np.ndarray | None = None
+    a_ps: np.ndarray,
+    b_ps: np.ndarray,
+    model: ClockModel,
+    window_ps: float,
+    *,
+    shifts: np.ndarray | None = None,
 ) -> Coincidences:
     """Coincidences of two sorted streams within ``window_ps`` (full width) under ``model``."""
     check_range("window_s", window_ps * 1e-12, 0.0, 1e-3, low_open=True)
     b_alice = model.to_alice(b_ps)
     if b_alice.size > 1 and np.any(np.diff(b_alice) < 0):
         raise ValidationError("Bob's times are not in order after the clock model: check path_difference")
-    ia, ib, dt = match(a_ps, b_alice, window_ps)
-    acc, acc_err, _ = accidentals(np.asarray(a_ps), b_alice, window_ps, shifts)
+    a = np.asarray(a_ps, dtype=np.int64)
+    insertion = np.searchsorted(b_alice, a, side="left")  # shared by the match and the accidentals
+    ia, ib, dt = match(a, b_alice, window_ps, insertion=insertion)
+    acc, acc_err, _ = accidentals(a, b_alice, window_ps, shifts, insertion=insertion)
     duration = 0.0
     if len(a_ps) > 1:
         duration = float(a_ps[-1] - a_ps[0]) * 1e-12

@@ -118,7 +118,9 @@ class DetectorMap:
                 f"{MAX_DETECTORS} detectors, one outcome each"
             )
         if any(s not in range(len(self.angles)) for s in self.settings):
-            raise ValidationError(f"detector map settings {self.settings} must index its {len(self.angles)} angles")
+            raise ValidationError(
+                f"detector map settings {self.settings} must index its {len(self.angles)} angles"
+            )
         if any(o not in (0, 1) for o in self.outcomes):
             raise ValidationError(f"detector map outcomes {self.outcomes} must be 0 or 1")
         if not all(math.isfinite(a) for a in self.angles):
@@ -179,7 +181,9 @@ class DetectorMap:
         """Inverse of :meth:`to_dict`."""
         try:
             return cls(
-                tuple(data["settings"]), tuple(data["outcomes"]), tuple(data["angles_rad"]),
+                tuple(data["settings"]),
+                tuple(data["outcomes"]),
+                tuple(data["angles_rad"]),
                 tuple(data.get("labels", ())),
             )
         except (KeyError, TypeError) as error:

@@ -88,7 +88,11 @@ def _native_records(clicks: Clicks) -> np.ndarray:
 
 
 def native_header(
-    *, station: str, detector_map: DetectorMap, clock: dict[str, Any] | None = None, events: int = 0,
+    *,
+    station: str,
+    detector_map: DetectorMap,
+    clock: dict[str, Any] | None = None,
+    events: int = 0,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON header of a native file (see the module docstring)."""
@@ -147,7 +151,9 @@ class ClickWriter:
             if self.format == "native":
                 text = json.dumps({**self.header, "events": self.events}).encode()
                 if len(text) > NATIVE_HEADER_BYTES:
-                    raise ValidationError(f"native header is {len(text)} bytes: at most {NATIVE_HEADER_BYTES}")
+                    raise ValidationError(
+                        f"native header is {len(text)} bytes: at most {NATIVE_HEADER_BYTES}"
+                    )
                 self._handle.seek(len(NATIVE_MAGIC))
                 self._handle.write(text)
             self._handle.flush()
@@ -262,8 +268,12 @@ class ClickFile:
         return self.read(lo, hi)
 
     def _time_at(self, index: int) -> int:
-        return int(self.read(index, index + 1).times_ps[0]) if self.format == "native" else int(
-            ((int(self._map[index]["hi"]) << 32 | int(self._map[index]["lo"])) >> 15) * QCRYPTO_UNIT_PS
+        return (
+            int(self.read(index, index + 1).times_ps[0])
+            if self.format == "native"
+            else int(
+                ((int(self._map[index]["hi"]) << 32 | int(self._map[index]["lo"])) >> 15) * QCRYPTO_UNIT_PS
+            )
         )
 
     def _search(self, t_ps: int) -> int:
@@ -319,7 +329,7 @@ def open_clicks(path: str | Path, *, format: str | None = None) -> ClickFile:
         if len(raw) < NATIVE_DATA_OFFSET:
             raise TimeTagFileError(f"{name} is truncated: the header ends at byte offset {len(raw)}")
         try:
-            header = json.loads(raw[len(NATIVE_MAGIC):].decode("utf-8"))
+            header = json.loads(raw[len(NATIVE_MAGIC) :].decode("utf-8"))
             if not isinstance(header, dict) or header.get("format") != "qentangle-clicks":
                 raise ValueError("not a qentangle-clicks header")
         except (ValueError, UnicodeDecodeError) as error:
@@ -327,7 +337,9 @@ def open_clicks(path: str | Path, *, format: str | None = None) -> ClickFile:
                 f"{name} has a malformed header at byte offset {len(NATIVE_MAGIC)}: {error}"
             ) from None
         if header.get("time_unit") != "ps":
-            raise TimeTagFileError(f"{name}: time_unit {header.get('time_unit')!r} is not 'ps' (byte offset 8)")
+            raise TimeTagFileError(
+                f"{name}: time_unit {header.get('time_unit')!r} is not 'ps' (byte offset 8)"
+            )
         offset, dtype = NATIVE_DATA_OFFSET, NATIVE_RECORD
     body = size - offset
     events = body // dtype.itemsize

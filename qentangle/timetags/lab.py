@@ -86,5 +86,7 @@ FIXED_LINKS = {"lab": LAB}
 def fixed_link(name: str) -> FixedLink:
     """A fixed-link preset by name (``lab``)."""
     if name not in FIXED_LINKS:
-        raise ValidationError(f"fixed link {name!r} is not a preset: expected one of {', '.join(FIXED_LINKS)}")
+        raise ValidationError(
+            f"fixed link {name!r} is not a preset: expected one of {', '.join(FIXED_LINKS)}"
+        )
     return FIXED_LINKS[name]

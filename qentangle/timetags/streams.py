@@ -55,12 +55,37 @@ from qentangle.timetags.events import Clicks, DetectorMap
 SPEED_OF_LIGHT_M_S = 299_792_458.0
 PS = 1e12
 JITTER_MARGIN_SIGMAS = 10.0
-OFFSET_S = Param("offset_s", float, low=-100.0, high=100.0, default=0.0, unit="s", metavar="X",
-                 help="Bob's clock offset: t_B = t_A (1 + drift_ppm 1e-6) + offset_s")
-DRIFT_PPM = Param("drift_ppm", float, low=-1000.0, high=1000.0, default=0.0, unit="ppm", metavar="Y",
-                  help="Bob's clock frequency error against Alice's")
-DURATION_S = Param("duration_s", float, low=0.0, high=1e5, low_open=True, default=None, unit="s", metavar="S",
-                   help="length of the simulated streams")
+OFFSET_S = Param(
+    "offset_s",
+    float,
+    low=-100.0,
+    high=100.0,
+    default=0.0,
+    unit="s",
+    metavar="X",
+    help="Bob's clock offset: t_B = t_A (1 + drift_ppm 1e-6) + offset_s",
+)
+DRIFT_PPM = Param(
+    "drift_ppm",
+    float,
+    low=-1000.0,
+    high=1000.0,
+    default=0.0,
+    unit="ppm",
+    metavar="Y",
+    help="Bob's clock frequency error against Alice's",
+)
+DURATION_S = Param(
+    "duration_s",
+    float,
+    low=0.0,
+    high=1e5,
+    low_open=True,
+    default=None,
+    unit="s",
+    metavar="S",
+    help="length of the simulated streams",
+)
 
 
 @dataclass(frozen=True)
@@ -87,7 +112,9 @@ class Clock:
         return {"offset_s": self.offset_s, "drift_ppm": self.drift_ppm}
 
 
-def relative_clocks(offset_s: float = 0.0, drift_ppm: float = 0.0, *, start_s: float = 2.0) -> tuple[Clock, Clock]:
+def relative_clocks(
+    offset_s: float = 0.0, drift_ppm: float = 0.0, *, start_s: float = 2.0
+) -> tuple[Clock, Clock]:
     """Alice's and Bob's clocks such that ``t_B = t_A (1 + drift_ppm 1e-6) + offset_s``.
 
     Alice's clock reads ``start_s`` (plus ``-offset_s`` when the offset is negative) at true
@@ -136,9 +163,12 @@ class DetectorModel:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe description."""
         return {
-            "dark_count_hz": self.dark_count_hz, "jitter_ps": self.jitter_ps,
-            "dead_time_ns": self.dead_time_ns, "afterpulse_probability": self.afterpulse_probability,
-            "afterpulse_delay_ns": self.afterpulse_delay_ns, "resolution_ps": self.resolution_ps,
+            "dark_count_hz": self.dark_count_hz,
+            "jitter_ps": self.jitter_ps,
+            "dead_time_ns": self.dead_time_ns,
+            "afterpulse_probability": self.afterpulse_probability,
+            "afterpulse_delay_ns": self.afterpulse_delay_ns,
+            "resolution_ps": self.resolution_ps,
         }
 
 
@@ -157,7 +187,8 @@ class StationModel:
         p = self.setting_probabilities or (1.0 / k,) * k
         if len(p) != k or any(not 0.0 <= x <= 1.0 for x in p) or not math.isclose(sum(p), 1.0):
             raise ValidationError(
-                f"{self.name}.setting_probabilities={p!r} is not valid: expected {k} probabilities summing to 1"
+                f"{self.name}.setting_probabilities={p!r} is not valid: "
+                f"expected {k} probabilities summing to 1"
             )
         object.__setattr__(self, "setting_probabilities", tuple(float(x) for x in p))
 
@@ -233,9 +264,18 @@ class ClickModel:
 
     @classmethod
     def constant(
-        cls, *, pair_rate_hz: float, eta_a: float, eta_b: float, duration_s: float,
-        background_a_hz: float = 0.0, background_b_hz: float = 0.0, delay_a_s: float = 0.0,
-        delay_b_s: float = 0.0, joint: np.ndarray | None = None, alice: StationModel | None = None,
+        cls,
+        *,
+        pair_rate_hz: float,
+        eta_a: float,
+        eta_b: float,
+        duration_s: float,
+        background_a_hz: float = 0.0,
+        background_b_hz: float = 0.0,
+        delay_a_s: float = 0.0,
+        delay_b_s: float = 0.0,
+        joint: np.ndarray | None = None,
+        alice: StationModel | None = None,
         bob: StationModel | None = None,
     ) -> ClickModel:
         """A fixed link over ``duration_s`` (default joint table: perfect phi+ in Z and X)."""
@@ -244,9 +284,15 @@ class ClickModel:
         if joint is None:
             joint = perfect_joint(alice.detector_map, bob.detector_map)
         link = LinkProfile(
-            np.array([0.0]), np.array([check_range("duration_s", duration_s, 0.0, 1e7, low_open=True)]),
-            np.array([eta_a]), np.array([eta_b]), np.array([background_a_hz]), np.array([background_b_hz]),
-            np.array([0.0, duration_s]), np.array([delay_a_s, delay_a_s]), np.array([delay_b_s, delay_b_s]),
+            np.array([0.0]),
+            np.array([check_range("duration_s", duration_s, 0.0, 1e7, low_open=True)]),
+            np.array([eta_a]),
+            np.array([eta_b]),
+            np.array([background_a_hz]),
+            np.array([background_b_hz]),
+            np.array([0.0, duration_s]),
+            np.array([delay_a_s, delay_a_s]),
+            np.array([delay_b_s, delay_b_s]),
         )
         return cls(pair_rate_hz, joint, alice, bob, link)
 
@@ -311,7 +357,9 @@ def iter_clicks(
         pieces += [(float(edges[k]), float(edges[k + 1] - edges[k]), i) for k in range(n)]
     states = {
         side: _StationState(
-            np.zeros(0, np.int64), np.zeros(0, np.int64), np.full(st.detector_map.detectors, -(1 << 62), np.int64)
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.full(st.detector_map.detectors, -(1 << 62), np.int64),
         )
         for side, st in (("a", model.alice), ("b", model.bob))
     }
@@ -377,7 +425,9 @@ def _station_clicks(model, side, st: StationModel, rng, start, duration, segment
     p_ap = st.detectors.afterpulse_probability
     if p_ap > 0 and times.size:
         parent = np.flatnonzero(rng.random(times.size) < p_ap)
-        delay = st.detectors.dead_time_ns * 1e3 + rng.exponential(st.detectors.afterpulse_delay_ns * 1e3, parent.size)
+        delay = st.detectors.dead_time_ns * 1e3 + rng.exponential(
+            st.detectors.afterpulse_delay_ns * 1e3, parent.size
+        )
         times = np.concatenate([times, times[parent] + np.rint(delay).astype(np.int64)])
         detectors = np.concatenate([detectors, detectors[parent]])
     return times, detectors.astype(np.int64)
@@ -411,7 +461,9 @@ def _release(model, side, st: StationModel, rng, state: _StationState, times, de
     return tag_events(t, d, st.detectors.resolution_ps)
 
 
-def dead_time_mask(times: np.ndarray, detectors: np.ndarray, dead_ps: int, last_kept: np.ndarray) -> np.ndarray:
+def dead_time_mask(
+    times: np.ndarray, detectors: np.ndarray, dead_ps: int, last_kept: np.ndarray
+) -> np.ndarray:
     """Clicks a non-paralysable detector records (per detector, vectorised; updates ``last_kept``).
 
     A click is recorded when its detector's last *recorded* click is at least ``dead_ps``

@@ -43,15 +43,43 @@ from qentangle.errors import QentangleError, check_range
 from qentangle.params import Param
 from qentangle.timetags.coincidences import ClockModel, PathDifference, find_coincidences, pair_delays
 
-MAX_OFFSET_S = Param("max_offset_s", float, low=0.0, high=1e4, default=1.0, unit="s", metavar="S",
-                     help="largest clock offset searched (|offset_s|)")
-MAX_DRIFT_PPM = Param("max_drift_ppm", float, low=0.0, high=1e4, default=10.0, unit="ppm", metavar="PPM",
-                      help="largest clock frequency error searched")
-SYNC_SPAN_S = Param("sync_span_s", float, low=0.0, high=1e6, low_open=True, default=None, unit="s", metavar="S",
-                    help="data used for synchronisation (default: all)")
-MAX_FFT_BINS = 1 << 21
+MAX_OFFSET_S = Param(
+    "max_offset_s",
+    float,
+    low=0.0,
+    high=1e4,
+    default=1.0,
+    unit="s",
+    metavar="S",
+    help="largest clock offset searched (|offset_s|)",
+)
+MAX_DRIFT_PPM = Param(
+    "max_drift_ppm",
+    float,
+    low=0.0,
+    high=1e4,
+    default=10.0,
+    unit="ppm",
+    metavar="PPM",
+    help="largest clock frequency error searched",
+)
+SYNC_SPAN_S = Param(
+    "sync_span_s",
+    float,
+    low=0.0,
+    high=1e6,
+    low_open=True,
+    default=None,
+    unit="s",
+    metavar="S",
+    help="data used for synchronisation (default: all)",
+)
+MAX_FFT_BINS = 1 << 20
 MAX_PAIRS = 20_000_000
 SIGNIFICANCE = 6.0
+"""Peak height (standard deviations) a coarse FFT correlation must reach."""
+FALSE_PEAK_SIGMAS = 3.0
+"""Margin above the largest of n Gaussian noise values (sqrt(2 ln n)) a histogram peak must reach."""
 SEGMENT_COINCIDENCES = 80.0
 FINE_HALF_RANGE_PS = 5000.0
 LOCAL_BINS = 512
@@ -134,7 +162,9 @@ def synchronize(
     if a.size < 2 or b.size < 2:
         raise SyncError("too few clicks to synchronise: need at least two per station")
     t0 = int(a[0])
-    span = float(a[-1] - a[0]) if span_s is None else min(float(a[-1] - a[0]), SYNC_SPAN_S.check(span_s) * 1e12)
+    span = (
+        float(a[-1] - a[0]) if span_s is None else min(float(a[-1] - a[0]), SYNC_SPAN_S.check(span_s) * 1e12)
+    )
     a = a[: np.searchsorted(a, t0 + span, side="right")]
     model = prior or ClockModel(path_difference=path_difference)
     if prior is not None and path_difference is not None:
@@ -161,9 +191,14 @@ def synchronize(
     window = max(resolution, 2.0 * window_sigmas * width)
     found = find_coincidences(a, b, model, window)
     return SyncResult(
-        model=model, significance=float(significance), peak_sigma_ps=float(width),
-        coincidences=len(found), accidentals=found.accidentals, window_s=window * 1e-12,
-        span_s=span * 1e-12, levels=levels,
+        model=model,
+        significance=float(significance),
+        peak_sigma_ps=float(width),
+        coincidences=len(found),
+        accidentals=found.accidentals,
+        window_s=window * 1e-12,
+        span_s=span * 1e-12,
+        levels=levels,
     )
 
 
@@ -180,8 +215,8 @@ def _coarse(a, b, model: ClockModel, sigma_o: float, sigma_d: float, span: float
         lo = np.searchsorted(b_alice, t0 - reach)
         hi = np.searchsorted(b_alice, t0 + stretch + reach)
         b_part = b_alice[lo:hi]
-        n_a = int(math.ceil(stretch / width)) + 1
-        n_b = int(math.ceil((stretch + 2 * reach) / width)) + 1
+        n_a = math.ceil(stretch / width) + 1
+        n_b = math.ceil((stretch + 2 * reach) / width) + 1
         size = 1 << max(1, (n_a + n_b).bit_length())
         train_a = np.bincount((a_part - t0) // width, minlength=n_a).astype(np.float32)
         train_b = np.bincount((b_part - (t0 - math.floor(reach))) // width, minlength=n_b).astype(np.float32)
@@ -248,14 +283,15 @@ def _refine(a, b, model: ClockModel, sigma_o, sigma_d, span, resolution, c_rate)
     t_a, dt = pair_delays(a, b_alice, -half, half, stride)
     n_seg = max(1, int(span // segment))
     seg = np.minimum(((t_a - t0) // segment).astype(np.int64), n_seg - 1)
-    n_bins = int(math.ceil(2 * half / bin_ps))
+    n_bins = math.ceil(2 * half / bin_ps)
     lag = np.clip(((dt + half) // bin_ps).astype(np.int64), 0, n_bins - 1)
     hist = np.bincount(seg * n_bins + lag, minlength=n_seg * n_bins).reshape(n_seg, n_bins).astype(float)
     peak = np.argmax(hist, axis=1)
     top = hist[np.arange(n_seg), peak]
     background = (hist.sum(axis=1) - top) / max(n_bins - 1, 1)
     z = (top - background) / np.sqrt(np.maximum(background, 1.0))
-    good = z >= SIGNIFICANCE
+    threshold = max(4.0, math.sqrt(2.0 * math.log(max(hist.size, 2))) + FALSE_PEAK_SIGMAS)
+    good = z >= threshold
     if not np.any(good):
         raise SyncError(
             f"no significant coincidence peak in {n_seg} segments of {segment * 1e-12:g} s (best "

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from qentangle.kme.config import kme_entries, prepare_kmes
-from qentangle.kme.server import KmeProcess, spawn_kme
+from qentangle.kme.server import KmeProcess, spawn_kmes
 from qentangle.network.keystore import KeyStore
 
 STATIONS = ("Delingha", "Nanshan")
@@ -42,9 +42,13 @@ class KmeNetwork:
         return self.root / station.lower() / "keys.sqlite"
 
     def start(self, kme_id: str | None = None) -> None:
-        for entry in kme_entries(self.root):
-            if kme_id in (None, entry["kme_id"]) and entry["kme_id"] not in self.processes:
-                self.processes[entry["kme_id"]] = spawn_kme(self.root, entry["kme_id"], synchronous="NORMAL")
+        names = [
+            e["kme_id"]
+            for e in kme_entries(self.root)
+            if kme_id in (None, e["kme_id"]) and e["kme_id"] not in self.processes
+        ]
+        for process in spawn_kmes(self.root, names, synchronous="NORMAL"):
+            self.processes[process.kme_id] = process
 
     def stop(self, kme_id: str | None = None) -> None:
         for name in list(self.processes):

@@ -133,7 +133,8 @@ def test_kme_serve_configures_and_stops_cleanly(tmp_path: Path) -> None:
         key_mode = stat.S_IMODE((network.root / "pki" / "ca.key").stat().st_mode)
         assert key_mode == 0o600
         with network.client("delingha") as master:
-            assert master.get("/api/v1/keys/nanshan/status").json()["stored_key_count"] == 5  # its lane: half of 10
+            status = master.get("/api/v1/keys/nanshan/status").json()
+            assert status["stored_key_count"] == 5  # its lane: half of the 10 keys
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
         for pid in pids:  # the KME processes are gone too

@@ -6,8 +6,6 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
-
 from qentangle.network import nodes
 from qentangle.network.config import load_config
 
@@ -23,6 +21,7 @@ depolarizing = 0.04
 rounds_per_block = 65536
 key_bytes = 32
 auth_key_mib = 16
+timeout_s = 8.0
 """
 
 
@@ -60,10 +59,12 @@ class Network:
     def keys(self, name: str) -> list[tuple[str, str, bytes]]:
         """(block ID, key ID, bits) of the stored blocks' keys."""
         with sqlite3.connect(f"file:{self.dir / name / 'keys.sqlite'}?mode=ro", uri=True) as db:
-            return list(db.execute(
-                "SELECT b.block_id, k.key_id, k.bits FROM keys k JOIN blocks b ON b.seq = k.block_seq"
-                " WHERE b.state = 'stored' ORDER BY b.seq, k.idx"
-            ))
+            return list(
+                db.execute(
+                    "SELECT b.block_id, k.key_id, k.bits FROM keys k JOIN blocks b ON b.seq = k.block_seq"
+                    " WHERE b.state = 'stored' ORDER BY b.seq, k.idx"
+                )
+            )
 
     def wait_blocks(self, count: int, timeout: float = 90.0, names=("alice", "bob")) -> None:
         """Wait (bounded) until every station stored at least ``count`` blocks."""
@@ -97,4 +98,7 @@ def assert_stores_agree(net: Network) -> None:
     assert len(pending) <= 1
     assert not net.blocks("bob", "pending")
     if pending:  # written by Alice, maybe also stored by Bob: resolved at the next connection
-        assert pending[0] not in net.blocks("alice") and net.blocks("alice") == net.blocks("bob")[: len(net.blocks("alice"))]
+        assert (
+            pending[0] not in net.blocks("alice")
+            and net.blocks("alice") == net.blocks("bob")[: len(net.blocks("alice"))]
+        )

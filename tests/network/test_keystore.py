@@ -334,3 +334,59 @@ def test_sigkill_inside_a_transaction_leaves_the_block_absent(tmp_path: Path, sy
         assert store.stats()["keys"] == 2
         store.commit_block("doomed", bytes(range(64)), key_bytes=32, params={})  # the ID is still free
         assert store.has_block("doomed")
+
+
+def _scan_available(store: KeyStore, lane: tuple[int, int]) -> int:
+    rank, lanes = lane
+    row = store._read(
+        "SELECT COALESCE(SUM(k.size_bytes), 0) FROM keys k JOIN blocks b ON b.seq = k.block_seq"
+        " WHERE k.allocation IS NULL AND b.state = 'stored' AND k.idx % ? = ?",
+        (lanes, rank),
+    ).fetchone()
+    return int(row[0])
+
+
+def test_lane_counters_follow_every_operation(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(5)
+    with KeyStore.open(tmp_path / "a.sqlite") as store, KeyStore.open(tmp_path / "b.sqlite") as other:
+        allocated: list[str] = []
+        for step in range(60):
+            action = rng.choice(
+                ["commit", "pending", "confirm", "drop", "allocate", "release", "deliver", "record"]
+            )
+            block = f"b{step}"
+            if action in ("commit", "pending"):
+                payload = _payload(step, 16 * rng.randint(1, 9))
+                state = "stored" if action == "commit" else "pending"
+                for s in (store, other):
+                    s.commit_block(block, payload, key_bytes=rng.choice([8, 16]), params={}, state=state)
+            elif action == "confirm" and store.block_ids():
+                store.confirm_block(rng.choice(store.block_ids()))
+            elif action == "drop" and store.block_ids():
+                try:
+                    store.drop_block(rng.choice(store.block_ids()))
+                except KeyStoreError:
+                    pass
+            elif action == "allocate":
+                try:
+                    got = store.allocate(
+                        rng.randint(1, 3), 8 * rng.choice([8, 16, 24]), "m", "s", lane=(step % 2, 2)
+                    )
+                    allocated += [a.key_id for a in got]
+                except KeysUnavailable:
+                    pass
+            elif action == "release" and allocated:
+                store.release([allocated.pop()])
+            elif action == "deliver" and allocated:
+                store.deliver([allocated.pop(0)], role="master", master_sae="m", slave_sae="s")
+            elif action == "record":
+                try:
+                    other.record_allocations(other.allocate(1, 64, "m", "s", lane=(1, 2)))
+                except KeyStoreError:
+                    pass
+            for s in (store, other):
+                for lane in ((0, 2), (1, 2), (0, 1)):
+                    assert s.available_bytes(lane=lane) == _scan_available(s, lane), (step, action, lane)
+                assert s.stats()["available_bytes"] == s.available_bytes()

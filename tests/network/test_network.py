@@ -6,11 +6,10 @@ import os
 import sqlite3
 
 import pytest
+from netutil import Network, assert_stores_agree, small_config
 
 from qentangle.cli.main import main
 from qentangle.network import nodes
-
-from netutil import Network, assert_stores_agree, small_config
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -65,9 +64,12 @@ def test_faults_are_one_line_and_non_zero(tmp_path, capsys, network):
     try:
         path = tmp_path / "busy.toml"
         port = busy.getsockname()[1]
-        path.write_text((tmp_path / "small.toml").read_text().replace(
-            "[link]", f"ports = {{ source = {port} }}\n[link]"))
-        err = _one_line_error(capsys, ["network", "start", "--config", str(path), "--dir", str(tmp_path / "n1")])
+        path.write_text(
+            (tmp_path / "small.toml").read_text().replace("[link]", f"ports = {{ source = {port} }}\n[link]")
+        )
+        err = _one_line_error(
+            capsys, ["network", "start", "--config", str(path), "--dir", str(tmp_path / "n1")]
+        )
         assert "cannot bind" in err and str(port) in err
     finally:
         busy.close()
@@ -75,8 +77,19 @@ def test_faults_are_one_line_and_non_zero(tmp_path, capsys, network):
     network.start(node="source")
     (network.dir / "bob").mkdir(exist_ok=True)
     (network.dir / "bob" / "keys.sqlite").write_bytes(b"this is not a database" * 100)
-    err = _one_line_error(capsys, ["network", "start", "--config", str(tmp_path / "small.toml"),
-                                   "--dir", str(network.dir), "--node", "bob"])
+    err = _one_line_error(
+        capsys,
+        [
+            "network",
+            "start",
+            "--config",
+            str(tmp_path / "small.toml"),
+            "--dir",
+            str(network.dir),
+            "--node",
+            "bob",
+        ],
+    )
     assert "bob" in err
     # A directory locked by another node: Alice's store held open by another station process.
     from qentangle.network.keystore import KeyStore
@@ -84,8 +97,19 @@ def test_faults_are_one_line_and_non_zero(tmp_path, capsys, network):
     with KeyStore.open(network.dir / "alice" / "keys.sqlite", owner="station"):
         os.remove(network.dir / "bob" / "keys.sqlite")
         network.start(node="bob")
-        err = _one_line_error(capsys, ["network", "start", "--config", str(tmp_path / "small.toml"),
-                                       "--dir", str(network.dir), "--node", "alice"])
+        err = _one_line_error(
+            capsys,
+            [
+                "network",
+                "start",
+                "--config",
+                str(tmp_path / "small.toml"),
+                "--dir",
+                str(network.dir),
+                "--node",
+                "alice",
+            ],
+        )
     assert "locked" in err
     with pytest.raises(sqlite3.Error):
         sqlite3.connect(f"file:{tmp_path / 'none.sqlite'}?mode=ro", uri=True).execute("SELECT 1 FROM blocks")

@@ -61,7 +61,9 @@ def test_distillation_over_tcp_equals_in_process(tmp_path, ec):
     alice_bits, bob_bits = _pair(5, 20_000, 0.03)
     plan = ChainPlan(ec=ec, ldpc_frame_bits=4096)
     channel = ClassicalChannel.with_random_key(np.random.default_rng(0), nbytes=1 << 20)
-    local = distill(alice_bits, bob_bits, channel, ec=ec, ldpc_frame_bits=4096, rng_alice=np.random.default_rng(9))
+    local = distill(
+        alice_bits, bob_bits, channel, ec=ec, ldpc_frame_bits=4096, rng_alice=np.random.default_rng(9)
+    )
     alice, bob = _over_tcp(
         tmp_path,
         lambda end: distill_party(end, alice_bits, plan, rng=np.random.default_rng(9)),

@@ -61,8 +61,13 @@ def test_a_planned_pass_matches_qentangle_pass_on_the_same_inputs(client, one_pa
     result = run_plan(one_pair, seed=3, client=client, progress=False)
     rows = result.passes
     i = int(np.argmax(rows["final_key_bits"]))
-    scenario = pass_scenario(one_pair, int(rows["satellite"][i]), int(rows["pair"][i]),
-                             float(rows["start_s"][i]), float(rows["end_s"][i]))
+    scenario = pass_scenario(
+        one_pair,
+        int(rows["satellite"][i]),
+        int(rows["pair"][i]),
+        float(rows["start_s"][i]),
+        float(rows["end_s"][i]),
+    )
     expected = run_pass(scenario, seed=1, progress=False).to_dict()["expected"]
     assert expected["duration_s"] == pytest.approx(rows["visible_s"][i], abs=1.0)
     assert expected["expected_sifted_bits"] == pytest.approx(rows["sifted_bits"][i], rel=0.01)

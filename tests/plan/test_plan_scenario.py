@@ -51,16 +51,19 @@ def test_presets_load_with_the_acceptance_sizes():
 def test_every_input_of_a_preset_is_marked(name):
     text = (resources.files("qentangle.plan") / "presets" / f"{name}.toml").read_text("utf-8")
     unmarked = [
-        line for line in text.splitlines()
-        if re.match(r"^\s*\w+\s*=", line) and not re.search(r"#.*\[[PSRADT]\]", line)
+        line
+        for line in text.splitlines()
+        if re.match(r"^\s*\w+\s*=", line)
+        and not re.search(r"#.*\[[PSRADT]\]", line)
         and not line.startswith(("name", "description", "reference"))
     ]
     assert unmarked == []
 
 
 def test_walker_delta_spreads_nodes_and_phases():
-    config = ConstellationConfig(planes=3, satellites_per_plane=4, phasing=1, altitude_km=550.0,
-                                 inclination_deg=53.0)
+    config = ConstellationConfig(
+        planes=3, satellites_per_plane=4, phasing=1, altitude_km=550.0, inclination_deg=53.0
+    )
     sats = walker_delta(config, load_plan("europe-4").period.start_utc)
     raan = np.array([float(s.line2[17:25]) for s in sats])
     anomaly = np.array([float(s.line2[43:51]) for s in sats])
@@ -103,8 +106,9 @@ def test_bad_files_get_one_line_naming_the_field(edit, field):
 
 
 def test_tle_file_satellites_and_their_errors(tmp_path):
-    sats = walker_delta(ConstellationConfig(planes=1, satellites_per_plane=2),
-                        load_plan("europe-4").period.start_utc)
+    sats = walker_delta(
+        ConstellationConfig(planes=1, satellites_per_plane=2), load_plan("europe-4").period.start_utc
+    )
     good = tmp_path / "good.tle"
     good.write_text("".join(f"SAT {i}\n{s.line1}\n{s.line2}\n" for i, s in enumerate(sats)))
     text = MINIMAL.replace("planes = 1\nsatellites_per_plane = 2", 'tle_files = ["good.tle"]')
@@ -122,14 +126,22 @@ def test_tle_file_satellites_and_their_errors(tmp_path):
 def test_cli_bad_file_exits_2_with_one_line(tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(MINIMAL.replace("latitude_deg = 40.0", "latitude_deg = 95.0"))
-    proc = subprocess.run([sys.executable, "-m", "qentangle.cli.main", "plan", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qentangle.cli.main", "plan", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "stations.A.latitude_deg=95.0" in proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 def test_cli_bad_option_exits_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "qentangle.cli.main", "plan", "europe-4", "--workers", "0"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qentangle.cli.main", "plan", "europe-4", "--workers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "--workers=0" in proc.stderr
