@@ -27,8 +27,8 @@ looking at the data (``orientation = -1``): the z-score is ``(-S - 2) / sigma_S`
 signs flip.
 
 >>> counts = np.array([[45, 5, 5, 45], [5, 45, 45, 5], [45, 5, 5, 45], [45, 5, 5, 45]])
->>> stats_ = analyse_chsh(counts)
->>> round(stats_.S, 6), round(stats_.S_stderr, 4), stats_.wins, stats_.z_score > 9
+>>> chsh = analyse_chsh(counts)
+>>> round(chsh.S, 6), round(chsh.S_stderr, 4), chsh.wins, chsh.z_score > 9
 (3.2, 0.12, 360, True)
 """
 

@@ -31,7 +31,11 @@ SYNCHRONOUS = ("FULL", "NORMAL")
 
 
 def register(subparsers: Any) -> None:
-    """Add ``qentangle kme serve``."""
+    """Add ``qentangle kme serve``, and make ``kme-alice`` / ``kme-bob`` node kinds of
+    ``qentangle network start`` (list them in a configuration's ``[network] nodes``)."""
+    from qentangle.kme.network_hook import register_kme_nodes
+
+    register_kme_nodes()
     parser = subparsers.add_parser(
         "kme",
         help="run the ETSI GS QKD 014 key management entities (KMEs) of a network",

@@ -153,6 +153,8 @@ def _terminate_as_interrupt():
     def interrupt(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:  # set while loading
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return signal.signal(signal.SIGTERM, interrupt)
 
 

@@ -92,8 +92,8 @@ def _report(data: dict) -> str:
         ("expected sifted key (bits)", data["sifted_bits"]),
         (f"expected final key (bits, key rule {data['key_rule']})", data["final_key_bits"]),
         ("workers", data["workers"]),
-        ("elapsed (s)", data["elapsed_s"]),
-        ("satellite-days per second", data["satellite_days_per_s"]),
+        ("elapsed (s), cluster start included", data["elapsed_s"]),
+        ("satellite-days per second (tasks only)", data["satellite_days_per_s"]),
     ]
     text = format_table(f"Plan: {data['scenario']} (seed {data['seed']})", rows)
     best = sorted(data["final_key_bits_per_pair"].items(), key=lambda item: -item[1])[:10]

@@ -66,27 +66,24 @@ def run_send(args: argparse.Namespace) -> int:
     """Handler of ``qentangle sae send``."""
     from qentangle.cli.common import print_json
     from qentangle.files import read_bytes, write_atomic
-    from qentangle.kme.client import SaeClient
-    from qentangle.kme.envelope import KEY_BYTES, dump, seal
+    from qentangle.kme.messages import dump, send_message
 
     message = sys.stdin.buffer.read() if str(args.file) == "-" else read_bytes(args.file, label="FILE")
     out = args.out or Path(f"{'message' if str(args.file) == '-' else args.file}.envelope.json")
-    with SaeClient.for_sae(args.network, args.sender) as client:
-        ((key_id, key),) = client.enc_keys(args.receiver, number=1, size=8 * KEY_BYTES)
-    envelope = seal(message, key, key_ids=[key_id], sender=args.sender, receiver=args.receiver)
-    del key
+    envelope = send_message(args.network, args.sender, args.receiver, message)
     write_atomic(out, dump(envelope))
+    key_ids = list(envelope.key_ids)
     summary = {
         "envelope": str(out),
         "bytes": len(message),
-        "key_IDs": [key_id],
+        "key_IDs": key_ids,
         "from": args.sender,
         "to": args.receiver,
     }
     if args.json:
         print_json(summary)
     else:
-        print(f"{out}: {len(message)} bytes for {args.receiver}, AES-256-GCM under QKD key {key_id}")
+        print(f"{out}: {len(message)} bytes for {args.receiver}, AES-256-GCM under QKD key {key_ids[0]}")
     return 0
 
 
@@ -94,26 +91,16 @@ def run_receive(args: argparse.Namespace) -> int:
     """Handler of ``qentangle sae receive``."""
     import json
 
-    from qentangle.errors import AuthenticationError, ValidationError
+    from qentangle.errors import AuthenticationError
     from qentangle.files import read_bytes, write_atomic
-    from qentangle.kme.client import SaeClient
-    from qentangle.kme.envelope import open_envelope, parse
+    from qentangle.kme.messages import parse, receive_message
 
     envelope = parse(read_bytes(args.envelope, label="ENVELOPE"), name=f"ENVELOPE={str(args.envelope)!r}")
-    if envelope.receiver != args.receiver:
-        raise ValidationError(
-            f"--as={args.receiver!r} is not valid: the envelope is for SAE {envelope.receiver!r}"
-        )
-    with SaeClient.for_sae(args.network, args.receiver) as client:
-        keys = client.dec_keys(envelope.sender, list(envelope.key_ids))
-    key = b"".join(bits for _, bits in keys)
     try:
-        message = open_envelope(envelope, key)
+        message = receive_message(args.network, args.receiver, envelope)
     except AuthenticationError as error:
         sys.stderr.write(f"qentangle sae receive: refused: {error}\n")
         return 1
-    finally:
-        del key
     if args.out is None:
         sys.stdout.buffer.write(message)
         sys.stdout.buffer.flush()

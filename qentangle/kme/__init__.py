@@ -8,43 +8,60 @@ Modules: :mod:`~qentangle.kme.pki` (the network's CA and certificates),
 :mod:`~qentangle.kme.config` (where KMEs live in a network directory),
 :mod:`~qentangle.kme.service` (the key delivery logic), :mod:`~qentangle.kme.app` (the HTTP API),
 :mod:`~qentangle.kme.server` (uvicorn with mTLS, spawning and stopping KME processes),
-:mod:`~qentangle.kme.client` (an SAE's client) and :mod:`~qentangle.kme.envelope` (the
-AES-256-GCM message format of ``qentangle sae send``).
+:mod:`~qentangle.kme.client` (an SAE's client), :mod:`~qentangle.kme.envelope` and
+:mod:`~qentangle.kme.messages` (AES-256-GCM messages, ``qentangle sae send/receive``),
+:mod:`~qentangle.kme.network_hook` (KMEs as nodes of ``qentangle network start``).
 
-For ``qentangle network start``: call :func:`prepare_kmes` with the stations' key stores, then
-:func:`start_kmes`; :func:`kme_entries` gives what ``network.json`` lists for each KME.
+Running KMEs over existing station stores: :func:`prepare_kmes` (CA, certificates,
+configurations), then :func:`start_kmes`; :func:`kme_entries` lists URL, SAE IDs and
+certificates of each KME. Names are imported lazily (the server's dependencies load only when
+a KME runs).
+
+>>> from qentangle.kme import prepare_kmes, send_message
+>>> callable(prepare_kmes) and callable(send_message)
+True
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
-from qentangle.kme.config import KmeConfig, kme_entries, load_kmes, prepare_kmes
-from qentangle.kme.server import KmeProcess, spawn_kme, spawn_kmes, stop_pid
+_EXPORTS = {
+    "KmeConfig": "qentangle.kme.config",
+    "prepare_kmes": "qentangle.kme.config",
+    "load_kmes": "qentangle.kme.config",
+    "kme_entries": "qentangle.kme.config",
+    "KmeProcess": "qentangle.kme.server",
+    "spawn_kme": "qentangle.kme.server",
+    "spawn_kmes": "qentangle.kme.server",
+    "stop_pid": "qentangle.kme.server",
+    "SaeClient": "qentangle.kme.client",
+    "send_message": "qentangle.kme.messages",
+    "receive_message": "qentangle.kme.messages",
+    "register_kme_nodes": "qentangle.kme.network_hook",
+}
 
-__all__ = [
-    "KmeConfig",
-    "KmeProcess",
-    "kme_entries",
-    "load_kmes",
-    "prepare_kmes",
-    "spawn_kme",
-    "spawn_kmes",
-    "start_kmes",
-    "stop_kmes",
-    "stop_pid",
-]
+__all__ = sorted([*_EXPORTS, "start_kmes", "stop_kmes"])
 
 
-def start_kmes(network_dir: str | Path, *, timeout: float = 30.0) -> list[KmeProcess]:
-    """Start every KME configured in ``network_dir`` (see :func:`prepare_kmes`); return them running.
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'qentangle.kme' has no attribute {name!r}")
 
-    If one fails to start, those already started are stopped and the error is raised.
-    """
+
+def start_kmes(network_dir: str | Path, *, timeout: float = 30.0) -> list[Any]:
+    """Start every KME configured in ``network_dir`` (see :func:`prepare_kmes`); return them running
+    (:class:`~qentangle.kme.server.KmeProcess`). If one fails to start, all are stopped."""
+    from qentangle.kme.config import load_kmes
+    from qentangle.kme.server import spawn_kmes
+
     return spawn_kmes(network_dir, [config.kme_id for config in load_kmes(network_dir)], timeout=timeout)
 
 
-def stop_kmes(processes: list[KmeProcess]) -> None:
+def stop_kmes(processes: list[Any]) -> None:
     """Stop KME processes (SIGTERM, then SIGKILL after 10 s)."""
     for process in processes:
         process.stop()

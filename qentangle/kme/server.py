@@ -16,6 +16,7 @@ Readiness: the KME binds its port (0: an ephemeral port), starts, then writes
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -75,10 +76,11 @@ class TlsIdentityProtocol(_HttpProtocol):  # type: ignore[misc, valid-type]
 class _Server(uvicorn.Server):
     """A uvicorn server that writes the ready file once it listens."""
 
-    def __init__(self, config: uvicorn.Config, kme: KmeConfig, port: int) -> None:
+    def __init__(self, config: uvicorn.Config, kme: KmeConfig, port: int, *, ready_line: bool) -> None:
         super().__init__(config)
         self._kme = kme
         self._port = port
+        self._ready_line = ready_line
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         """SIGTERM / SIGINT: a graceful shutdown that ends with status 0 (the signal is not re-raised,
@@ -91,6 +93,9 @@ class _Server(uvicorn.Server):
         if not self.should_exit:
             ready = {"url": f"https://{self._kme.host}:{self._port}", "port": self._port, "pid": os.getpid()}
             write_atomic(self._kme.ready_path, json.dumps(ready).encode())
+            if self._ready_line:  # the readiness line of a network node (qentangle.network.nodes)
+                sys.stdout.write(f"READY {self._kme.host} {self._port}\n")
+                sys.stdout.flush()
 
 
 def server_ssl_context(config: KmeConfig) -> ssl.SSLContext:
@@ -104,8 +109,10 @@ def server_ssl_context(config: KmeConfig) -> ssl.SSLContext:
     return context
 
 
-async def serve(config: KmeConfig, *, synchronous: str = "FULL") -> None:
-    """Serve one KME until SIGINT/SIGTERM (opens its store as the ``kme`` owner)."""
+async def serve(config: KmeConfig, *, synchronous: str = "FULL", ready_line: bool = False) -> None:
+    """Serve one KME until SIGINT/SIGTERM (opens its store as the ``kme`` owner).
+
+    ``ready_line``: also print ``READY <host> <port>`` on stdout once listening."""
     store = KeyStore.open(config.store, owner="kme", synchronous=synchronous)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
@@ -133,7 +140,7 @@ async def serve(config: KmeConfig, *, synchronous: str = "FULL") -> None:
         )
         uv_config.load()
         uv_config.ssl = server_ssl_context(config)
-        server = _Server(uv_config, config, port)
+        server = _Server(uv_config, config, port, ready_line=ready_line)
         await server.serve(sockets=[sock])
     finally:
         remove_file(config.ready_path)
@@ -141,15 +148,22 @@ async def serve(config: KmeConfig, *, synchronous: str = "FULL") -> None:
         store.close()
 
 
-def run(config_file: str | Path, *, synchronous: str = "FULL") -> int:
-    """Run the KME described by ``config_file`` in this process (blocks; 0 on a clean stop)."""
+def run(
+    config_file: str | Path, *, synchronous: str = "FULL", port: int | None = None, ready_line: bool = False
+) -> int:
+    """Run the KME described by ``config_file`` in this process (blocks; 0 on a clean stop).
+
+    ``port`` overrides the configuration's port (0: an ephemeral one)."""
     config = KmeConfig.load(config_file)
+    if port is not None:
+        config = dataclasses.replace(config, port=port)
+    main = serve(config, synchronous=synchronous, ready_line=ready_line)
     try:
         import uvloop
     except ImportError:  # pragma: no cover
-        asyncio.run(serve(config, synchronous=synchronous))
+        asyncio.run(main)
     else:
-        uvloop.run(serve(config, synchronous=synchronous))
+        uvloop.run(main)
     return 0
 
 
@@ -273,10 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qentangle.kme")
     parser.add_argument("config", help="the KME configuration file (DIR/kme/<KME>.json)")
     parser.add_argument("--synchronous", default="FULL", choices=("FULL", "NORMAL"))
+    parser.add_argument("--port", type=int, default=None, help="port to bind (default: the configuration's)")
+    parser.add_argument("--ready-line", action="store_true", help="print READY <host> <port> once listening")
     args = parser.parse_args(argv)
     try:
-        return run(args.config, synchronous=args.synchronous)
+        return run(args.config, synchronous=args.synchronous, port=args.port, ready_line=args.ready_line)
     except QentangleError as error:
+        if args.ready_line:
+            sys.stdout.write(f"ERROR {error}\n")
+            sys.stdout.flush()
         sys.stderr.write(f"qentangle kme: error: {error}\n")
         return 2
     except KeyboardInterrupt:

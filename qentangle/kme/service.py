@@ -35,6 +35,7 @@ import httpx
 
 from qentangle.errors import QentangleError, ValidationError
 from qentangle.kme.config import KmeConfig, read_ready
+from qentangle.kme.pki import identity_from_peercert
 from qentangle.network.keystore import (
     Allocation,
     KeyAccessError,
@@ -450,8 +451,6 @@ def _extension_names(extensions: Any) -> list[str]:
 
 def _served_by(response: httpx.Response, peer: str) -> bool:
     """Whether the verified server certificate of ``response`` is the KME ``peer``'s."""
-    from qentangle.kme.pki import identity_from_peercert
-
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
     if ssl_object is None:

@@ -29,12 +29,12 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from qentangle.distill.chain import EC_METHODS
 from qentangle.errors import ValidationError, check_positive_int, check_range
 
 PRESETS = ("lab", "micius-2020", "micius-2020-bright")
 DEFAULT_NODES = ("source", "bob", "alice")
 PROTOCOLS = ("bbm92",)
-EC_METHODS = ("cascade", "ldpc")
 
 
 @dataclass(frozen=True)

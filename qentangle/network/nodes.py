@@ -170,7 +170,11 @@ def spawn_node(network: dict[str, Any], name: str) -> dict[str, Any]:
             command, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, start_new_session=True
         )
     _CHILDREN[process.pid] = process
-    line = _first_line(process, READY_TIMEOUT_S)
+    try:
+        line = _first_line(process, READY_TIMEOUT_S)
+    except BaseException:  # interrupted while waiting: leave no process behind
+        _kill(process.pid)
+        raise
     if not line.startswith("READY "):
         _kill(process.pid)
         reason = (

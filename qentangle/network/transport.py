@@ -135,6 +135,8 @@ class AuthenticatedConnection:
         self.sent = 0
         self.expected = 0
         self.sock.settimeout(timeout)
+        if sock.family in (socket.AF_INET, socket.AF_INET6):  # no Nagle delay on small messages
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._out_base = window if role == "alice" else window + per_direction
         self._in_base = window + per_direction if role == "alice" else window
         self._out_dir = b"A" if role == "alice" else b"B"

@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from qentangle.distill.estimate import binary_entropy
 from qentangle.errors import ValidationError
 from qentangle.link.budget import downlink_budget
 from qentangle.link.geometry import (
@@ -150,12 +151,6 @@ def finite_key_bits(plan: PlanScenario, sifted_bits: float, errors: float, durat
     summary = {"sifted_rate_hz": sifted_bits / duration_s, "qber": qber, "duration_s": duration_s}
     key = expected_key(summary, key_protocol(plan), plan.protocol.ec_efficiency)
     return int(key.get("final_key_bits", 0))
-
-
-def binary_entropy(p: np.ndarray) -> np.ndarray:
-    """h(p) = -p log2 p - (1-p) log2 (1-p), 0 at 0 and 1."""
-    p = np.clip(np.asarray(p, dtype=float), 1e-15, 1 - 1e-15)
-    return -p * np.log2(p) - (1 - p) * np.log2(1 - p)
 
 
 # ---------------------------------------------------------------------------------- time
@@ -496,7 +491,7 @@ def _schedule(
     errors = np.add.reduceat(sl["errors"], starts)
     length = np.add.reduceat(sl["duration"], starts)
     qber = np.where(detected > 0, errors / np.maximum(detected, 1e-300), 0.5)
-    score = detected * sift * (1.0 - (1.0 + f) * binary_entropy(qber))
+    score = detected * sift * (1.0 - (1.0 + f) * binary_entropy(np.clip(qber, 0.0, 0.5)))
     ok = (score > 0) & (length >= plan.schedule.min_link_s)
     starts, ends, score = starts[ok], ends[ok], score[ok]
     window = sl["window"][starts]

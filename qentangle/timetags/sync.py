@@ -225,7 +225,8 @@ def _coarse(a, b, model: ClockModel, sigma_o: float, sigma_d: float, span: float
         smear = max(1, math.ceil(sigma_d * stretch / width) + 1)
         if smear > 1:
             corr = np.convolve(corr, np.ones(smear), mode="same")
-        local_mean, local_std = _local_statistics(corr, LOCAL_BINS, 2 * smear)
+            corr[:smear], corr[-smear:] = corr[smear], corr[-smear - 1]  # edges: partial sums
+        local_mean, local_std = _local_statistics(corr, max(8, min(LOCAL_BINS, corr.size // 32)), 2 * smear)
         score = (corr - local_mean) / np.maximum(local_std, np.sqrt(np.maximum(local_mean, 1.0)))
         k = int(np.argmax(score))
         z = float(score[k])
@@ -325,7 +326,13 @@ def _refine(a, b, model: ClockModel, sigma_o, sigma_d, span, resolution, c_rate)
 
 
 def _fine_fit(a, b, model: ClockModel, half_width: float):
-    """Trimmed least-squares line through the delays of the pairs near the peak."""
+    """A line through the delays of the pairs in the peak, and the peak's rms width.
+
+    Pairs within +-``half`` of the current model are fitted (least squares), then only those
+    within 4 robust widths (1.4826 MAD) of the line, a few times over. Accidental pairs are flat
+    in delay: their number inside the core is estimated from the density outside it, and their
+    variance (a uniform spread) is taken out of the core's variance to give the peak's width.
+    """
     b_alice = model.to_alice(b)
     half = max(3.0 * half_width, FINE_HALF_RANGE_PS)
     stride = max(1, math.ceil(a.size * (b.size / max(float(b[-1] - b[0]), 1.0)) * 2 * half / MAX_PAIRS))
@@ -333,21 +340,30 @@ def _fine_fit(a, b, model: ClockModel, half_width: float):
     if dt.size < 3:
         return model, half_width
     t0 = float(a[0])
+    x_all, y_all = t_a - t0, dt.astype(float)
     keep = np.ones(dt.size, bool)
-    slope = intercept = 0.0
+    slope, intercept = 0.0, float(np.median(y_all))
     width = half_width
-    for _ in range(4):
-        x, y = t_a[keep] - t0, dt[keep].astype(float)
+    for _ in range(6):
+        x, y = x_all[keep], y_all[keep]
         if x.size < 3:
             break
         if np.ptp(x) > 0:
             slope, intercept = np.polyfit(x, y, 1)
         else:
             slope, intercept = 0.0, float(np.median(y))
-        residual = dt - (intercept + slope * (t_a - t0))
-        width = float(np.std(residual[keep]))
-        keep = np.abs(residual) <= max(3.0 * width, 1.0)
+        residual = y_all - (intercept + slope * x_all)
+        core = residual[keep]
+        width = max(1.4826 * float(np.median(np.abs(core - np.median(core)))), 1.0)
+        keep = np.abs(residual) <= 4.0 * width
     model = model.refined(float(intercept), float(slope), t0)
-    residual = dt - (intercept + slope * (t_a - t0))
-    core = np.abs(residual) <= max(3.0 * width, 1.0)
-    return model, float(np.std(residual[core])) if np.any(core) else width
+    residual = y_all - (intercept + slope * x_all)
+    cut = min(4.0 * width, half)
+    core = residual[np.abs(residual) <= cut]
+    outside = dt.size - core.size
+    background = outside / max(2 * half - 2 * cut, 1.0) * 2 * cut  # accidentals expected in the core
+    signal = core.size - background
+    if signal <= 2:
+        return model, width
+    variance = (float(np.mean(core**2)) * core.size - background * cut**2 / 3.0) / signal
+    return model, math.sqrt(variance) if variance > 0 else width

@@ -117,7 +117,7 @@ def test_custom_angles_are_predicted_from_the_device_noise(manila_engine):
     result = run_chsh("phi+", angles=angles, shots=400, engine=manila_engine, seed=1, settings="balanced")
     at_angles = manila_engine.prediction("phi+", angles)
     closed = predicted_S("phi+", angles, noise_from_errors(manila_engine.figures, at_angles.n1))
-    assert result.predicted_S == pytest.approx(closed, abs=1e-9)  # the device prediction is the closed form of its noise
+    assert result.predicted_S == pytest.approx(closed, abs=1e-9)  # the closed form of its noise
     assert result.predicted_S < manila_engine.prediction("phi+").S  # not the optimal-angle value
     assert result.predicted_S < predicted_S("phi+", angles)  # and not noiseless theory
     data = result.to_dict()
