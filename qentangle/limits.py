@@ -127,8 +127,8 @@ class Cost:
         if shown is None:
             shown = f"{units:g}" if isinstance(units, float) else str(units)
         template = (
-            f"{{name}}={shown} is too large: it needs {self.describe(units)}; the largest accepted "
-            f"on this machine is {{name}} <= {self.largest():.3g} (half the available memory, "
-            f"at most {format_seconds(max_run_s())}: QENTANGLE_MAX_RUN_S)"
+            f"{{name}}={shown} is too large: it needs {self.describe(units)}; expected {{name}} <= "
+            f"{self.largest():.3g} on this machine (half the available memory, runs of at most "
+            f"{format_seconds(max_run_s())}: QENTANGLE_MAX_RUN_S)"
         )
         raise ValidationError(template.replace("{name}", label or name), param=name, template=template)

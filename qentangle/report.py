@@ -85,6 +85,7 @@ def pass_report(result: PassResult, data: dict[str, Any] | None = None) -> str:
         ("qber", "QBER"),
         ("S", "CHSH S"),
         ("S_stderr", "S standard error"),
+        ("assumption", "S holds under"),
         ("asymptotic_key_rate_bps", "asymptotic key rate (bit/s)"),
         ("finite_key_rate_bps", "finite-key rate (bit/s)"),
         ("final_key_bits", "final key (bits)"),

@@ -65,9 +65,9 @@ def test_readable_report_and_plot(capsys, tmp_path):
     [
         (["--shots", "0"], "--shots", ">= 4"),
         (["--shots", "2.5"], "--shots", ">= 4"),
-        (["--depolarizing", "1.5"], "--depolarizing", "0 <= value <= 1"),
-        (["--readout", "-0.1"], "--readout", "0 <= value <= 1"),
-        (["--misalignment", "400"], "--misalignment", "-360 <= DEG <= 360"),
+        (["--depolarizing", "1.5"], "--depolarizing", "0 <= --depolarizing <= 1"),
+        (["--readout", "-0.1"], "--readout", "0 <= --readout <= 1"),
+        (["--misalignment", "400"], "--misalignment", "-360 <= --misalignment <= 360 degrees"),
         (["--angles", "1,2,3"], "--angles", "four finite Bloch angles"),
         (["--angles", "1,2,inf,3"], "--angles", "four finite Bloch angles"),
         (["--state", "bell"], "--state", "phi+"),

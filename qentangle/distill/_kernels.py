@@ -63,80 +63,6 @@ def rounded_parity(conv, out):  # pragma: no cover - compiled
     return residual
 
 
-
-_TANH_CLIP = 1.0 - 1e-15  # check messages stay within +-2 atanh(1 - 1e-15) ~ +-35.3
-
-
-@njit(cache=True, nogil=True, fastmath=True)
-def layered_bp(indptr, indices, syndrome, prior_llr, max_iter, llr, hard, messages):  # pragma: no cover
-    """Layered (row-serial) product-sum belief propagation for ``H e = syndrome`` over GF(2).
-
-    ``indptr``/``indices``: ``H`` in CSR form (rows are checks); ``prior_llr``: channel
-    log-likelihood ratios ``log p(e_i = 0) / p(e_i = 1)``; ``messages``: scratch of one float
-    per edge. Checks are processed one after the other, each using the posteriors already
-    updated by the checks before it in the same iteration (Hocevar's layered schedule, which
-    needs about half the iterations of flooding). Stops as soon as the hard decision meets
-    the syndrome. Fills ``llr`` (posteriors) and ``hard`` (decision); returns the number of
-    iterations run, negated when the syndrome was never met.
-    """
-    m = indptr.size - 1
-    n = prior_llr.size
-    for v in range(n):
-        llr[v] = prior_llr[v]
-    for k in range(messages.size):
-        messages[k] = 0.0
-    width = 0
-    for c in range(m):
-        width = max(width, indptr[c + 1] - indptr[c])
-    q = np.empty(width, dtype=np.float64)
-    t = np.empty(width, dtype=np.float64)
-    for it in range(1, max_iter + 1):
-        for c in range(m):
-            s = indptr[c]
-            e = indptr[c + 1]
-            product = -1.0 if syndrome[c] else 1.0
-            zeros = 0
-            zero_at = -1
-            for k in range(s, e):
-                qk = llr[indices[k]] - messages[k]
-                q[k - s] = qk
-                tk = np.tanh(0.5 * qk)
-                t[k - s] = tk
-                if tk == 0.0:
-                    zeros += 1
-                    zero_at = k - s
-                else:
-                    product *= tk
-            for k in range(s, e):
-                j = k - s
-                if zeros == 0:
-                    x = product / t[j]
-                elif zeros == 1 and j == zero_at:
-                    x = product
-                else:
-                    x = 0.0
-                if x > _TANH_CLIP:
-                    x = _TANH_CLIP
-                elif x < -_TANH_CLIP:
-                    x = -_TANH_CLIP
-                r = 2.0 * np.arctanh(x)
-                messages[k] = r
-                llr[indices[k]] = q[j] + r
-        for v in range(n):
-            hard[v] = 1 if llr[v] < 0.0 else 0
-        met = True
-        for c in range(m):
-            parity = syndrome[c]
-            for k in range(indptr[c], indptr[c + 1]):
-                parity ^= hard[indices[k]]
-            if parity:
-                met = False
-                break
-        if met:
-            return it
-    return -max_iter
-
-
 PHI_STEP = 1.0 / 256.0
 PHI_MAX_ARG = 48.0
 PHI_AT_ZERO = 60.0  # phi(x) for x below 1e-26; phi(x) = -log(tanh(x / 2)) is infinite at 0
@@ -166,13 +92,19 @@ def _phi(x, table):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def layered_bp_phi(  # pragma: no cover - compiled
+def layered_bp(  # pragma: no cover - compiled
     indptr, indices, syndrome, prior_llr, max_iter, llr, hard, messages, table, warm_from, patience
 ):
-    """:func:`layered_bp` with the check rule in the ``phi`` domain (sum of ``phi(|q|)``).
+    """Layered (row-serial) product-sum belief propagation for ``H e = syndrome`` over GF(2).
 
-    ``r = sign * phi(sum_others phi(|q|))`` is the product-sum rule exactly; ``phi`` is read
-    from ``table`` (:func:`phi_table`) with linear interpolation, exact below 1/256.
+    ``indptr``/``indices``: ``H`` in CSR form (rows are checks); ``prior_llr``: channel
+    log-likelihood ratios ``log p(e_i = 0) / p(e_i = 1)``; ``messages``: one float per edge.
+    Checks are processed one after the other, each using the posteriors already updated by
+    the checks before it in the same iteration (a layered schedule, which needs about half the
+    iterations of flooding). The check rule is product-sum in the ``phi`` domain:
+    ``r = sign * phi(sum_others phi(|q|))`` with ``phi(x) = -log tanh(x / 2)`` read from
+    ``table`` (:func:`phi_table`, linear interpolation, exact below 1/256). Fills ``llr``
+    (posteriors) and ``hard`` (decision); returns the iterations run, negated on failure.
 
     Warm start: with ``warm_from`` (the prior LLRs of the previous decoding, same size) the
     previous ``messages`` and posteriors ``llr`` are kept and only shifted by the change of the
@@ -240,3 +172,74 @@ def layered_bp_phi(  # pragma: no cover - compiled
         elif it - best_at >= patience:
             return -it
     return -max_iter
+
+
+@njit(cache=True, nogil=True)
+def radix_sort_high_bits(keys, tmp, low_bit, high_bit):  # pragma: no cover - compiled
+    """Stable LSD radix sort of non-negative int64 ``keys`` by their bits ``[low_bit, high_bit)``.
+
+    Three or fewer passes of at most 14-bit digits (a count, then a scatter into as many
+    streams, each). When ``keys`` are already in increasing order of their bits below
+    ``low_bit`` and equal above ``high_bit`` (the sort keys of a Cascade pass: the key
+    position in the low bits, the pass number on top), the result is ``np.sort(keys)``.
+    ``tmp`` is scratch of the same size.
+    """
+    n = keys.size
+    width = high_bit - low_bit
+    if n < 2 or width <= 0:
+        return
+    passes = (width + 13) // 14
+    digit = (width + passes - 1) // passes
+    mask = (1 << digit) - 1
+    counts = np.empty((1 << digit) + 1, dtype=np.int64)
+    src = keys
+    dst = tmp
+    for step in range(passes):
+        shift = low_bit + step * digit
+        counts[:] = 0
+        for i in range(n):
+            counts[((src[i] >> shift) & mask) + 1] += 1
+        for d in range(1 << digit):
+            counts[d + 1] += counts[d]
+        for i in range(n):
+            v = src[i]
+            d = (v >> shift) & mask
+            dst[counts[d]] = v
+            counts[d] += 1
+        src, dst = dst, src
+    if passes % 2 == 1:
+        for i in range(n):
+            keys[i] = src[i]
+
+
+@njit(cache=True, nogil=True)
+def fill_pass_keys(  # pragma: no cover - compiled
+    seed, p, random_shift, index_bits, pass_shift, bucket_shift, buckets, out
+):
+    """Cascade sort keys of positions ``0 .. n-1`` in pass ``p`` (see ``cascade._PublicTable``).
+
+    The same bits as the numpy ``_PublicTable._keys``: SplitMix64 output ``x`` of ``seed``
+    shifted right by ``random_shift`` above the index bits, ``x`` in the low ``index_bits``,
+    the block number (``buckets[x]``, when given) at ``bucket_shift`` and ``p`` at
+    ``pass_shift``; one pass instead of a dozen numpy passes.
+    """
+    golden = np.uint64(0x9E3779B97F4A7C15)
+    mix1 = np.uint64(0xBF58476D1CE4E5B9)
+    mix2 = np.uint64(0x94D049BB133111EB)
+    high = ~((np.uint64(1) << np.uint64(index_bits)) - np.uint64(1))
+    top = np.uint64(p) << np.uint64(pass_shift)
+    rs = np.uint64(random_shift)
+    bs = np.uint64(bucket_shift)
+    with_buckets = buckets.size > 0
+    for i in range(out.size):
+        x = np.uint64(i)
+        z = x * golden + seed
+        z ^= z >> np.uint64(30)
+        z *= mix1
+        z ^= z >> np.uint64(27)
+        z *= mix2
+        z ^= z >> np.uint64(31)
+        z = ((z >> rs) & high) | x | top
+        if with_buckets:
+            z |= np.uint64(buckets[i]) << bs
+        out[i] = np.int64(z)

@@ -79,6 +79,7 @@ DEFAULT_PASSES = 8
 LATE_BLOCKS = 4  # blocks of each pass after the second (a power of two)
 _LATE_BITS = LATE_BLOCKS.bit_length() - 1
 _BUCKET_MIN_BITS = 64  # shorter keys use plain blocks of ceil(n / LATE_BLOCKS) bits
+_COMPILED_MIN_BITS = 1 << 16  # from this key length, pass permutations use compiled kernels
 _LITTLE_ENDIAN = sys.byteorder == "little"
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
@@ -219,6 +220,7 @@ class _PublicTable:
         if 63 - pass_bits - int(self.bucket_bits.max(initial=0)) - index_bits < 16:
             raise ValidationError(f"{passes} passes on {n} bits: too many for Cascade")
         self._index_mask = np.uint64((1 << index_bits) - 1)
+        self._index_bits = index_bits
         self._pass_shift = np.uint64(63 - pass_bits)
         self._random_shift = np.uint64(1 + pass_bits) + self.bucket_bits
         # sorted keys of each materialized pass (shared, read-only, with any other table that
@@ -271,20 +273,30 @@ class _PublicTable:
         self._last_locate = None
 
     def materialize(self, p: int) -> None:
-        """Sort the keys of pass ``p`` (its permutation), once."""
+        """Sort the keys of pass ``p`` (its permutation), once (or find them shared)."""
         if self.materialized[p]:
             return
-        if self._index is None:
-            self._index = np.arange(self.n, dtype=np.uint64)
+        if self._tmp is None:
             self._tmp = np.empty(self.n, dtype=np.uint64)
-        assert self._tmp is not None
-        index, tmp = self._index, self._tmp
+        tmp = self._tmp
 
         def expand() -> np.ndarray:
-            buckets = self._buckets(p, None) if self.bucket_bits[p] else np.uint64(0)
+            b = int(self.bucket_bits[p])
+            buckets = self._buckets(p, None) if b else np.uint64(0)
             row = np.empty(self.n, dtype=np.int64)
-            self._keys(index, np.array([p]), buckets, row.view(np.uint64), tmp)
-            row.sort()
+            if self.n >= _COMPILED_MIN_BITS:  # the same keys and order, compiled (O(n) sort)
+                from qentangle.distill._kernels import fill_pass_keys, radix_sort_high_bits
+
+                top = int(self._pass_shift)
+                given = np.asarray(buckets).reshape(-1) if b else np.zeros(0, dtype=np.uint64)
+                fill_pass_keys(self.seeds[p], p, int(self._random_shift[p]), self._index_bits, top,
+                               top - b, given, row)
+                radix_sort_high_bits(row, tmp.view(np.int64), self._index_bits, top)
+            else:
+                if self._index is None:
+                    self._index = np.arange(self.n, dtype=np.uint64)
+                self._keys(self._index, np.array([p]), buckets, row.view(np.uint64), tmp)
+                row.sort()
             row.flags.writeable = False
             return row
 

@@ -249,7 +249,7 @@ class SyndromeDecoder:
         of prior: a retry after bits were revealed). A decoding stops, failed, when its count
         of unsatisfied checks has not reached a new minimum for ``patience`` iterations.
         """
-        from qentangle.distill._kernels import layered_bp_phi
+        from qentangle.distill._kernels import layered_bp
 
         p = np.clip(np.broadcast_to(np.asarray(prior, dtype=float), (self.n,)), 1e-9, 1 - 1e-9)
         prior_llr = np.log1p(-p) - np.log(p)
@@ -257,7 +257,7 @@ class SyndromeDecoder:
         warm = warm and self._prior_llr.size == self.n and np.array_equal(syndrome, self._syndrome)
         warm_from = self._prior_llr if warm else np.zeros(0)
         llr = self.llr if warm else np.empty(self.n)
-        used = layered_bp_phi(
+        used = layered_bp(
             self._indptr, self._indices, syndrome, prior_llr, max_iter, llr, self._hard, self._messages,
             _phi_table(), warm_from, patience,
         )

@@ -1,24 +1,25 @@
-"""Memory that is reused, not refaulted: work buffers and a heap that keeps freed pages.
+"""Memory that is reused, not refaulted: a heap that keeps freed pages for the next block.
 
-Two sources of fresh pages dominated the distillation of large blocks (about half of its CPU
-time was the kernel zeroing pages on minor faults):
-
-* our own temporaries (the float64 copies of a key, spectra, convolutions): they now live in
-  :class:`Workspace` buffers, grown once to the largest size of a run and then only viewed;
-* the scratch memory that libraries allocate inside a call (pocketfft allocates about
-  ``16 N`` bytes per transform of length ``N``). glibc serves allocations above its mmap
-  threshold (32 MiB at most by default) with fresh ``mmap`` pages and returns them on
-  ``free``, so every transform faulted 30,000 pages in again. :func:`retained_heap` raises
-  the threshold and the trim threshold while it is active, so such blocks come from the heap
-  and are reused by the next call; on leaving the outermost ``with``, the defaults come back
-  and the heap is trimmed (``malloc_trim``), so the memory is returned to the system.
+About half of the CPU time of distilling 2^22-bit blocks was the kernel zeroing fresh pages
+on minor faults (3.5 million of them in a 10^8-pair run): glibc serves every allocation above
+its mmap threshold (32 MiB at most by default) with fresh ``mmap`` pages and unmaps them on
+``free``, so each large array (a key's float copy, a spectrum, pocketfft's scratch of about
+``16 N`` bytes per transform of length ``N``, Cascade's per-pass tables) was faulted in again
+on every call and every block. :func:`retained_heap` raises the mmap threshold and the trim
+threshold while it is active, so these blocks come from the heap and the next allocation
+reuses the same, already mapped pages: buffers sized by the first block serve the whole run.
+On leaving the outermost ``with`` the defaults come back and the heap is trimmed
+(``malloc_trim``), so the memory is returned to the system. The block loop of
+:mod:`qentangle.protocols.keying` and every FFT hash run inside it.
 
 On other platforms (no glibc) :func:`retained_heap` does nothing.
 
+>>> import numpy as np
 >>> with retained_heap():
-...     buffer = Workspace().floats("x", 10)
->>> buffer.shape
-(10,)
+...     with retained_heap():  # re-entrant
+...         total = float(np.ones(1 << 20).sum())
+>>> total
+1048576.0
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import numpy as np
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -83,46 +82,3 @@ def retained_heap() -> Iterator[None]:
                 libc.mallopt(_M_MMAP_THRESHOLD, _DEFAULT_MMAP_THRESHOLD)
                 libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
                 libc.malloc_trim(0)
-
-
-class Workspace(threading.local):
-    """Named work buffers per thread, grown to the largest size asked and then reused.
-
-    A buffer is returned as a view of its first ``size`` entries; its content is whatever the
-    last user left (callers write before they read). Never holds a buffer across calls of
-    different users with the same name.
-
-    >>> ws = Workspace()
-    >>> a = ws.floats("conv", 100); b = ws.floats("conv", 50)
-    >>> bool(np.shares_memory(a, b)), b.size
-    (True, 50)
-    """
-
-    def __init__(self) -> None:
-        self._buffers: dict[tuple[str, str], np.ndarray] = {}
-
-    def array(self, name: str, size: int, dtype: np.dtype | type) -> np.ndarray:
-        """A 1-D buffer of ``size`` entries of ``dtype`` (contents undefined)."""
-        dtype = np.dtype(dtype)
-        key = (name, dtype.str)
-        buffer = self._buffers.get(key)
-        if buffer is None or buffer.size < size:
-            self._buffers.pop(key, None)
-            buffer = np.empty(max(size, 1), dtype=dtype)
-            self._buffers[key] = buffer
-        return buffer[:size]
-
-    def floats(self, name: str, size: int) -> np.ndarray:
-        """A float64 buffer."""
-        return self.array(name, size, np.float64)
-
-    def complexes(self, name: str, size: int) -> np.ndarray:
-        """A complex128 buffer."""
-        return self.array(name, size, np.complex128)
-
-    def release(self) -> None:
-        """Drop every buffer of this thread (the next use allocates again)."""
-        self._buffers.clear()
-
-
-WORKSPACE = Workspace()

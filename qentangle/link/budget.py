@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from qentangle.errors import ValidationError, check_choice, check_probability, check_range
+from qentangle.link.turbulence import Turbulence, field_stop_efficiency
 
 AIRMASS_MODELS = ("kasten-young", "secant")
 
@@ -129,25 +130,41 @@ def field_of_view_efficiency(
     seeing_rad: float,
     field_of_view_rad: float,
     model: str = "kasten-young",
+    turbulence: Turbulence | None = None,
+    wavelength_m: float = 810e-9,
+    aperture_m: float = 1.0,
 ) -> np.ndarray:
-    """Fraction of the focused light that passes the receiver's field stop under seeing.
+    """Fraction of the focused light that passes the receiver's field stop under turbulence.
 
-    Turbulence near the ground blurs the received spot to a seeing disc of FWHM
-    theta_s(z) = theta_s(zenith) X(z)^(3/5) (Fried parameter r0 scales as X^(-3/5)); with a
-    Gaussian profile, the fraction inside a circular field stop of full angle phi is
-    1 - exp(-ln 2 (phi / theta_s)^2). ``seeing_rad = 0`` or ``field_of_view_rad = 0`` means no
-    field stop loss.
+    With ``turbulence`` (a site's Hufnagel-Valley profile and tracking), the spot is the HV
+    integral along the slant path: Fried parameter from ``X(z) int Cn2 dh``, long-exposure
+    seeing, its tilt part reduced by the fine tracking, plus the tracking loop's own jitter
+    (:meth:`qentangle.link.turbulence.Turbulence.spot_fwhm_rad`): tilt grows as sqrt(X), so the
+    tracking error grows towards the horizon. Without it, a given zenith seeing ``seeing_rad``
+    (FWHM) is carried along the path by the same integral of any profile: FWHM proportional to
+    (X int Cn2)^(3/5), i.e. X(z)^(3/5). With a Gaussian spot, the fraction inside a circular
+    field stop of full angle phi is 1 - exp(-ln 2 (phi / FWHM)^2). ``field_of_view_rad = 0``,
+    or no turbulence and ``seeing_rad = 0``, means no field-stop loss.
 
     >>> round(float(field_of_view_efficiency(np.pi / 2, seeing_rad=1.0, field_of_view_rad=1.0)), 3)
     0.5
+    >>> hv = Turbulence(tracking_residual=0.2)
+    >>> eff = field_of_view_efficiency(np.radians([90.0, 10.0]), seeing_rad=0.0, field_of_view_rad=30e-6,
+    ...                                turbulence=hv, aperture_m=1.2)
+    >>> np.round(eff, 3).tolist()
+    [1.0, 0.745]
     """
     check_range("seeing_rad", seeing_rad, 0.0)
     check_range("field_of_view_rad", field_of_view_rad, 0.0)
     e = np.asarray(elevation_rad, dtype=float)
-    if seeing_rad == 0.0 or field_of_view_rad == 0.0:
+    x = airmass(np.pi / 2.0 - e, model)
+    if field_of_view_rad == 0.0 or (turbulence is None and seeing_rad == 0.0):
         return np.ones_like(e)
-    blur = seeing_rad * airmass(np.pi / 2.0 - e, model) ** 0.6
-    return -np.expm1(-np.log(2.0) * (field_of_view_rad / blur) ** 2)
+    if turbulence is not None:
+        spot = turbulence.spot_fwhm_rad(x, wavelength_m, aperture_m)
+    else:
+        spot = seeing_rad * x**0.6
+    return field_stop_efficiency(spot, field_of_view_rad)
 
 
 def pointing_efficiency(jitter_rad: float, divergence_rad: float) -> float:
@@ -263,6 +280,7 @@ def downlink_budget(
     wavelength_m: float,
     seeing_rad: float = 0.0,
     field_of_view_rad: float = 0.0,
+    turbulence: Turbulence | None = None,
 ) -> DownlinkBudget:
     """Budget of one downlink over arrays of slant range and elevation.
 
@@ -282,7 +300,7 @@ def downlink_budget(
         atmosphere=atmospheric_transmittance(elevation_rad, zenith_transmittance, link.airmass_model),
         field_of_view=field_of_view_efficiency(
             elevation_rad, seeing_rad=seeing_rad, field_of_view_rad=field_of_view_rad,
-            model=link.airmass_model,
+            model=link.airmass_model, turbulence=turbulence, wavelength_m=wavelength_m, aperture_m=aperture_m,
         ),
         pointing=pointing_efficiency(link.pointing_jitter_rad, link.divergence_rad),
         transmitter=link.transmitter_efficiency,

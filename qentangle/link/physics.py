@@ -345,6 +345,7 @@ def pass_physics(
                 wavelength_m=source.wavelength_m,
                 seeing_rad=station.seeing_rad,
                 field_of_view_rad=station.field_of_view_rad,
+                turbulence=station.turbulence,
             )
         )
     budget_a, budget_b = budgets

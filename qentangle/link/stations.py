@@ -15,6 +15,7 @@ import numpy as np
 
 from qentangle.errors import ValidationError, check_probability, check_range
 from qentangle.link.geometry import WGS84, geodetic_to_ecef
+from qentangle.link.turbulence import Turbulence
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,13 @@ class GroundStation:
             wavelength, arcseconds; 0 for none.
         field_of_view_urad: full angle of the receiver's field stop (microradians); 0 for
             an unlimited field (no field-stop loss).
+        ground_cn2: Hufnagel-Valley ground-level Cn^2 of the site (m^-2/3); 0 (with
+            ``seeing_arcsec``) keeps the seeing model. When positive, the spot against the field
+            stop comes from the HV profile along the slant path
+            (:mod:`qentangle.link.turbulence`) and ``seeing_arcsec`` must be 0.
+        wind_mps: rms high-altitude wind of the HV profile (m/s).
+        tracking_residual: fraction of the atmospheric tilt the fine tracking leaves (0..1).
+        tracking_floor_urad: rms per axis of the tracking loop's own error (microradians).
         key: the scenario key of this station (``alice``/``bob``) for error messages.
     """
 
@@ -52,6 +60,10 @@ class GroundStation:
     background_day_hz: float = 0.0
     seeing_arcsec: float = 0.0
     field_of_view_urad: float = 0.0
+    ground_cn2: float = 0.0
+    wind_mps: float = 21.0
+    tracking_residual: float = 1.0
+    tracking_floor_urad: float = 0.0
     key: str = "station"
 
     def __post_init__(self) -> None:
@@ -73,6 +85,15 @@ class GroundStation:
         check_range(f"{p}.background_day_hz", self.background_day_hz, 0.0)
         check_range(f"{p}.seeing_arcsec", self.seeing_arcsec, 0.0, 60.0)
         check_range(f"{p}.field_of_view_urad", self.field_of_view_urad, 0.0, 1e5)
+        check_range(f"{p}.ground_cn2", self.ground_cn2, 0.0, 1e-11)
+        check_range(f"{p}.wind_mps", self.wind_mps, 0.0, 200.0)
+        check_range(f"{p}.tracking_residual", self.tracking_residual, 0.0, 1.0)
+        check_range(f"{p}.tracking_floor_urad", self.tracking_floor_urad, 0.0, 1e4)
+        if self.ground_cn2 > 0.0 and self.seeing_arcsec > 0.0:
+            raise ValidationError(
+                f"{p}.seeing_arcsec={self.seeing_arcsec!r} is not valid with {p}.ground_cn2 > 0: "
+                "expected 0 (the seeing then comes from the Cn^2 profile)"
+            )
 
     @property
     def latitude_rad(self) -> float:
@@ -93,6 +114,13 @@ class GroundStation:
     def seeing_rad(self) -> float:
         """Zenith seeing FWHM (rad)."""
         return math.radians(self.seeing_arcsec / 3600.0)
+
+    @property
+    def turbulence(self) -> Turbulence | None:
+        """The site's Hufnagel-Valley turbulence and tracking, or None (``ground_cn2 = 0``)."""
+        if self.ground_cn2 == 0.0:
+            return None
+        return Turbulence(self.ground_cn2, self.wind_mps, self.tracking_residual, self.tracking_floor_urad)
 
     @property
     def field_of_view_rad(self) -> float:

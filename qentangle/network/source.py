@@ -40,6 +40,7 @@ class Source:
         self.noise = NoiseConfig(depolarizing=config.depolarizing)
         self._cache: OrderedDict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._preparing: set[int] = set()
         self._clock: tuple[int, float] | None = None  # (first block asked, when)
         self.served = 0
 
@@ -97,8 +98,24 @@ class Source:
                     settings, bits = self.records(block)[role]
                     send_value(conn, {"block": block, "settings": settings, "bits": bits})
                     self.served += 1
+                    self._prepare(block + 1)
             except (ConnectionClosed, OSError, WireError, AttributeError) as error:
                 log.info("station connection ended: %s", error)
+
+    def _prepare(self, block: int) -> None:
+        """Generate ``block`` in the background, so it is ready when the stations ask."""
+        with self._lock:
+            if block in self._cache or block in self._preparing:
+                return
+            self._preparing.add(block)
+
+        def work() -> None:
+            try:
+                self.records(block)
+            finally:
+                self._preparing.discard(block)
+
+        threading.Thread(target=work, daemon=True).start()
 
     def serve_forever(self, listener: socket.socket) -> None:
         """Accept station connections, one thread each."""

@@ -31,6 +31,7 @@ import json
 import logging
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,6 +142,7 @@ class Station:
         self.attempted = self._load_attempted()
         self.source_address: tuple[str, int] | None = None
         self._source: socket.socket | None = None
+        self._prefetch: tuple[int, threading.Thread, dict[str, Any]] | None = None
         self.timeout = config.timeout_s
 
     # ------------------------------------------------------------------ persistent state
@@ -179,7 +181,33 @@ class Station:
 
     # ------------------------------------------------------------------ the source
     def fetch(self, block: int) -> tuple[np.ndarray, np.ndarray]:
-        """This station's settings and outcomes of ``block`` from the source (reconnecting)."""
+        """This station's settings and outcomes of ``block`` from the source (reconnecting).
+
+        The next block is fetched in the background while this one is distilled (one block
+        ahead: a station slower than the source holds at most one block in memory).
+        """
+        records = None
+        if self._prefetch is not None:
+            ahead, thread, box = self._prefetch
+            thread.join()
+            self._prefetch = None
+            if ahead == block and "records" in box:
+                records = box["records"]
+        if records is None:
+            records = self._fetch_now(block)
+        box: dict[str, Any] = {}
+        thread = threading.Thread(target=self._prefetch_into, args=(block + 1, box), daemon=True)
+        thread.start()
+        self._prefetch = (block + 1, thread, box)
+        return records
+
+    def _prefetch_into(self, block: int, box: dict[str, Any]) -> None:
+        try:
+            box["records"] = self._fetch_now(block)
+        except (OSError, ConnectionClosed, WireError) as error:  # fetched again when needed
+            log.info("prefetch of block %d failed: %s", block, error)
+
+    def _fetch_now(self, block: int) -> tuple[np.ndarray, np.ndarray]:
         for attempt in range(3):
             try:
                 if self._source is None:
@@ -385,5 +413,6 @@ class Station:
         self.stats.count(self.stats.abort_reasons, reason)
 
     def close(self) -> None:
+        """Close the store and the source connection (a prefetch thread dies with the process)."""
         self._close_source()
         self.store.close()

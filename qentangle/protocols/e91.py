@@ -2,23 +2,34 @@
 
 Bloch angles: Alice {0, pi/4, pi/2}, Bob {pi/4, pi/2, 3pi/4} (for phi+; other Bell states use
 Bob's frame in ``BOB_FRAME``), each chosen uniformly at random by the endpoint's own generator.
-Rounds at (pi/4, pi/4) and (pi/2, pi/2) give key bits; the four pairs Alice {0, pi/2} x Bob
-{pi/4, 3pi/4} estimate S (2*sqrt(2) for a perfect pair); the rest are discarded. Both announce
-their settings over the authenticated channel, reveal the test-round outcomes, and the run aborts
+The four pairs Alice {0, pi/2} x Bob {pi/4, 3pi/4} estimate S (2*sqrt(2) for a perfect pair).
+Key bits come from equal angles, with Alice's bits as the reference of error correction, so the
+final key is a function of Alice's outcomes. By default (``key_rounds="chsh-inputs"``) only the
+rounds at (pi/2, pi/2) give key: Alice's pi/2 is one of her CHSH inputs, so the bound from S
+covers every key bit. ``key_rounds="all"`` adds the rounds at (pi/4, pi/4) (twice the key):
+Alice's pi/4 is never a CHSH input, so S says nothing about those bits; they rest only on basis
+symmetry (the key sample's own errors bounding the phase error), and the result and its JSON
+count them under ``key_bits_basis_symmetry_only``. The rest are discarded. Both announce their
+settings over the authenticated channel, reveal the test-round outcomes, and the run aborts
 unless S is significantly above 2.
 
 Key length. E91 never measures the conjugate of its key bases, so the key's own errors cannot
 bound Eve's information. The phase error entering the finite-key length is never below the
 device-independent floor of Acin et al. (PRL 98, 230501, 2007) evaluated at a lower confidence
 bound on S. That bound holds against *collective* attacks on i.i.d. rounds: using it as a
-phase-error floor is an assumption, not a proof against coherent attacks. The lower bound on S
-(Hoeffding, per correlator) fails with probability at most (eps_sec/2)^2 per block, the budget
-the finite-key analysis gives each phase-error estimate (:mod:`qentangle.distill.finite_key`).
-A bound at or below 2 leaves no device-independent key (phase error 1/2).
+phase-error floor is an assumption, not a proof against coherent attacks. The phase error is
+the larger of two estimates, the lower bound on S (Hoeffding, per correlator) and the key
+sample's own upper bound, so the phase-error budget (eps_sec/2)^2 of each block is split between
+them: each fails with probability at most (eps_sec/2)^2 / 2
+(:func:`qentangle.distill.estimate.phase_error_failure` with ``estimates=2``, as BBM92 does with
+its two bases). A bound at or below 2 leaves no device-independent key (phase error 1/2).
 
 >>> result = run_e91(200_000, seed=1)
 >>> result.aborted, round(result.S, 1), result.qber
 (False, 2.8, 0.0)
+>>> data = result.to_dict()
+>>> data["key_bits_covered_by_chsh_bound"] == data["sifted_bits"], data["key_bits_basis_symmetry_only"]
+(True, 0)
 """
 
 from __future__ import annotations
@@ -45,6 +56,11 @@ from qentangle.rng import SeedLike
 ALICE_ANGLES = (0.0, math.pi / 4, math.pi / 2)
 BOB_ANGLES = (math.pi / 4, math.pi / 2, 3 * math.pi / 4)
 KEY_PAIRS = ((1, 0), (2, 1))  # (Alice index, Bob index) at equal angles
+CHSH_INPUTS_ALICE = (0, 2)  # Alice's settings that enter S
+# Which equal-angle pairs give key: only those where Alice's (the reference's) setting is a CHSH
+# input, or all of them (Alice's pi/4 bits then rest on basis symmetry alone).
+KEY_ROUNDS = {"chsh-inputs": tuple(p for p in KEY_PAIRS if p[0] in CHSH_INPUTS_ALICE), "all": KEY_PAIRS}
+PHASE_ESTIMATES = 2  # the lower bound on S and the key sample's own bound share the budget
 TEST_PAIRS = ((0, 0), (0, 2), (2, 0), (2, 2))  # (a,b), (a,b'), (a',b), (a',b') of S
 TEST_SIGNS = CHSH_SIGNS  # the test pairs in the order of S
 S_SIGMAS = Param("s_sigmas", float, low=0.0, high=100.0, default=3.0, metavar="K",
@@ -74,6 +90,8 @@ class E91Result(ProtocolResult):
     z_score: float
     correlators: tuple[dict[str, float], ...]
     s_sigmas: float
+    key_rounds: str = "chsh-inputs"
+    key_bits_covered: int = 0  # sifted bits whose reference setting is a CHSH input
 
     @property
     def S_z(self) -> float:
@@ -93,6 +111,16 @@ class E91Result(ProtocolResult):
                 "z_score": self.z_score,
                 "correlators": list(self.correlators),
                 "abort_s_sigmas": self.s_sigmas,
+                "key_rounds": self.key_rounds,
+                "key_bits_covered_by_chsh_bound": self.key_bits_covered,
+                "key_bits_basis_symmetry_only": self.sifted_bits - self.key_bits_covered,
+                "key_assumption": (
+                    "phase error <= max(device-independent floor from a lower bound on S (collective "
+                    "attacks, i.i.d. rounds), key-sample bound (basis symmetry)); "
+                    + ("every key bit is Alice's outcome at a CHSH input, covered by the bound from S"
+                       if self.key_bits_covered == self.sifted_bits else
+                       "key bits at Alice's pi/4 (not a CHSH input) rest on basis symmetry only")
+                ),
             }
         )
 
@@ -110,6 +138,7 @@ def run_e91(
     key_options: KeyOptions | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    key_rounds: str = "chsh-inputs",
 ) -> E91Result:
     """Run E91 on ``pairs`` entangled pairs and distil the key (or abort).
 
@@ -122,9 +151,15 @@ def run_e91(
     device-independent key: too few test rounds), and when the key stage aborts (see
     :mod:`qentangle.protocols.keying`: the QBER threshold applies to the measured QBER; the
     phase-error floor from S only shortens the finite key).
+
+    ``key_rounds`` is ``"chsh-inputs"`` (key only where Alice's setting is a CHSH input, so the
+    bound from S covers every bit) or ``"all"`` (also Alice's pi/4, bits that rest on basis
+    symmetry only; counted in the result).
     """
     chunk = check_chunk_size(chunk_size)
     check_choice("state", state, tuple(BOB_FRAME))
+    check_choice("key_rounds", key_rounds, tuple(KEY_ROUNDS))
+    key_pairs = KEY_ROUNDS[key_rounds]
     angle_sign, orientation = BOB_FRAME[state]
     bob_angles = tuple(angle_sign * b for b in BOB_ANGLES)
     s_sigmas = S_SIGMAS.check(s_sigmas)
@@ -142,13 +177,15 @@ def run_e91(
     )
     alice, bob, channel = session.alice, session.bob, session.channel
     alice_counts = np.zeros((4, 4), dtype=np.int64)  # Alice's tally of the test rounds
+    covered = 0  # key bits whose reference (Alice's) setting is a CHSH input
 
     for _ in session.stream(chunk, progress=progress, label="e91"):
         # Public discussion: settings cross the channel, each side derives the same masks.
         bob_settings = session.announce_settings("alice")
         alice_view_of_bob = session.announce_settings("bob")
-        a_key, a_test = _masks(alice.settings, alice_view_of_bob)
-        b_key, b_test = _masks(bob_settings, bob.settings)
+        a_key, a_test = _masks(alice.settings, alice_view_of_bob, key_pairs)
+        b_key, b_test = _masks(bob_settings, bob.settings, key_pairs)
+        covered += int(np.isin(alice.settings.compress(a_key), CHSH_INPUTS_ALICE).sum())
         alice.key_parts.append(alice.bits.compress(a_key))
         bob_bits = bob.bits.compress(b_key)
         bob.key_parts.append(bob_bits if orientation > 0 else bob_bits ^ 1)
@@ -178,7 +215,7 @@ def run_e91(
         abort_reason = f"S = {s_raw:.3f} +- {s_raw_err:.3f} is not {s_sigmas:g} standard errors above 2"
     alice_key = alice.key()
     _, eps_block, _ = block_plan(alice_key.size, options)
-    s_low = chsh_lower_bound(alice_counts, s_raw, phase_error_failure(eps_block))
+    s_low = chsh_lower_bound(alice_counts, s_raw, phase_error_failure(eps_block, estimates=PHASE_ESTIMATES))
     if abort_reason is None and options.distill and s_low <= 2.0:
         abort_reason = (
             f"no device-independent key: the lower confidence bound on S from {int(per_pair.sum())} "
@@ -193,7 +230,7 @@ def run_e91(
     )
     return E91Result(
         run=RunSummary.of(
-            "e91", session, state, attacks, key, [(ALICE_ANGLES[i], 1.0) for i, _ in KEY_PAIRS]
+            "e91", session, state, attacks, key, [(ALICE_ANGLES[i], 1.0) for i, _ in key_pairs]
         ),
         sifted_bits=int(sum(part.size for part in alice.key_parts)),
         test_rounds=int(alice_counts.sum()),
@@ -209,12 +246,16 @@ def run_e91(
             )
         ),
         s_sigmas=s_sigmas,
+        key_rounds=key_rounds,
+        key_bits_covered=covered,
     )
 
 
-def _masks(settings_a: np.ndarray, settings_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _masks(
+    settings_a: np.ndarray, settings_b: np.ndarray, key_pairs: tuple[tuple[int, int], ...] = KEY_PAIRS
+) -> tuple[np.ndarray, np.ndarray]:
     key = np.zeros(settings_a.size, dtype=bool)
-    for i, j in KEY_PAIRS:
+    for i, j in key_pairs:
         key |= (settings_a == i) & (settings_b == j)
     test = (settings_a != 1) & (settings_b != 1)
     return key, test

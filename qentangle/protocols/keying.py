@@ -345,7 +345,9 @@ def _estimate_own(end, key, options, eps, floor, rng) -> PartyProgram[_Estimate]
         return _Estimate(key, reason=f"only {key.size} sifted bits: too few to estimate the QBER")
     sample, key = yield from _sample(end, key, options, rng)
     estimate = _Estimate(key, sample, phase={"phase_sample": None})
-    estimate.qber_upper = estimate.phase_upper = phase_error_bound(sample, key.size, eps)
+    # With a floor from S (E91), the phase error is the larger of two bounds sharing the budget.
+    shares = 1 if floor is None else 2
+    estimate.qber_upper = estimate.phase_upper = phase_error_bound(sample, key.size, eps, estimates=shares)
     if floor is not None and floor[0] > estimate.phase_upper:
         estimate.phase_upper = floor[0]
         estimate.phase = {"phase_error": floor[0], "phase_error_estimate": max(floor[1], sample.rate)}

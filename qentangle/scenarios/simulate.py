@@ -44,7 +44,7 @@ from qentangle.scenarios.compare import comparable_figures, expected_key, figure
 from qentangle.scenarios.loader import apply_overrides, load_scenario
 from qentangle.scenarios.model import Scenario
 
-__all__ = ["ACCIDENTAL", "DATA_TIME_COST", "QBER_FROM_S", "PassResult", "run_pass", "seed_spread"]
+__all__ = ["ACCIDENTAL", "DATA_TIME_COST", "FAIR_SAMPLING", "QBER_FROM_S", "PassResult", "run_pass", "seed_spread"]
 
 ACCIDENTAL = NoiseConfig(accidental=1.0)  # two photons of different pairs: uncorrelated
 DATA_TIME_COST = Cost(bytes_per_unit=400.0, units_per_second=5e3, fixed_bytes=300e6)
@@ -52,6 +52,12 @@ DATA_TIME_COST = Cost(bytes_per_unit=400.0, units_per_second=5e3, fixed_bytes=30
 and 7.7e3 data-seconds per second); a run that cannot fit is refused before any work."""
 QBER_FROM_S = "implied by S: (1 - S / 2 sqrt 2) / 2 (white noise on the pairs)"
 """How a CHSH pass's ``qber`` is obtained: its settings have no matched bases to count errors in."""
+FAIR_SAMPLING = (
+    "fair-sampling: S and its p-value use only the coincidences detected after the link's loss "
+    "(tens of dB); they hold only if the detected pairs are a fair sample of those emitted "
+    "(no detection-loophole-free test)"
+)
+"""The assumption under which a satellite pass's S, its rigorous p-value and a key bound from S hold."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,7 @@ class PassResult:
                 S_stderr=proto["S_stderr"],
                 z_score=proto["z_score"],
                 p_value_rigorous=proto["p_value_rigorous"],
+                assumption=FAIR_SAMPLING,
                 qber=(1.0 - proto["S"] / (2.0 * math.sqrt(2.0))) / 2.0,
                 qber_source=QBER_FROM_S,
                 sifted_bits=None,
@@ -132,7 +139,7 @@ class PassResult:
                 abort_reason=proto["abort_reason"],
             )
             if self.kind == "e91":
-                data.update(S=proto["S"], S_stderr=proto["S_stderr"])
+                data.update(S=proto["S"], S_stderr=proto["S_stderr"], assumption=FAIR_SAMPLING)
         data["elapsed_s"] = self.elapsed_s
         data["expected"] = self.link
         data["protocol_result"] = proto

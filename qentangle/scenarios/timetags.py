@@ -30,14 +30,12 @@ from qentangle.errors import ValidationError, check_choice
 from qentangle.link.physics import LinkSlices
 from qentangle.noise import NoiseConfig
 from qentangle.protocols.clicks import coincide, detector_maps, open_parties, protocol_on_coincidences
-from qentangle.protocols.keying import KeyOptions
 from qentangle.rng import SeedLike, seed_sequence
 from qentangle.scenarios.compare import expected_key
 from qentangle.scenarios.loader import apply_overrides, list_presets, load_scenario
 from qentangle.scenarios.model import Scenario
 from qentangle.scenarios.simulate import PassResult
 from qentangle.theory import predicted_distribution
-from qentangle.timetags.coincidences import ClockModel
 from qentangle.timetags.events import DetectorMap
 from qentangle.timetags.formats import EXTENSIONS, ClickWriter, native_header
 from qentangle.timetags.lab import FIXED_LINKS, FixedLink
@@ -49,6 +47,7 @@ from qentangle.timetags.streams import (
     StationModel,
     iter_clicks,
     relative_clocks,
+    simulate_clicks,
 )
 
 PASS_JITTER_PS = 300.0  # [A]
@@ -182,8 +181,10 @@ def _pass(
         delay_b,
     )
     clock_a, clock_b = relative_clocks(offset_s, drift_ppm)
-    alice = StationModel("alice", maps[0], detectors=detectors, clock=clock_a)
-    bob = StationModel("bob", maps[1], detectors=detectors, clock=clock_b)
+    # BBM92: a passive beam splitter sends a photon to the Z detectors with probability p_z
+    split = (scenario.protocol.p_z, 1.0 - scenario.protocol.p_z) if protocol == "bbm92" else ()
+    alice = StationModel("alice", maps[0], split, detectors=detectors, clock=clock_a)
+    bob = StationModel("bob", maps[1], split, detectors=detectors, clock=clock_b)
     joint = joint_table(slices.state, 1.0 - slices.depolarizing, slices.misalignment_b_deg, maps)
     model = ClickModel(slices.pair_rate_hz, joint, alice, bob, link)
     # the orbit's prediction of the path difference, on Bob's clock (photons reach him at t + delay_b)
@@ -311,7 +312,7 @@ def run_pass_timetags(
     matched = []
     for k in range(reps):
         setup = _pass(scenario, slices, config.kind, 0.0, 0.0, None, k)
-        alice, bob = _simulate_in_memory(setup.model, rep_seeds[k], epoch_s)
+        alice, bob = simulate_clicks(setup.model, rep_seeds[k], epoch_s=epoch_s)
         matched.append(
             coincide(
                 parties,
@@ -326,13 +327,7 @@ def run_pass_timetags(
         )
     link = slices.summary(config.p_z if config.kind == "bbm92" else None)
     link.update(expected_key(link, config))
-    options = KeyOptions(
-        ec=config.ec,
-        eps_sec=config.eps_sec,
-        eps_cor=config.eps_cor,
-        estimation="ec" if config.kind == "bbm92" else "sample",
-        qber_hint=float(np.clip(link["qber"], 0.001, 0.5)),
-    )
+    options = config.key_options(qber_hint=float(np.clip(link["qber"], 0.001, 0.5)))
     run = protocol_on_coincidences(
         parties, matched, protocol=config.kind, state=slices.state, key_options=options, progress=progress
     )
@@ -349,12 +344,6 @@ def run_pass_timetags(
         accidental_counts=np.array([accidental]),
         stations=scenario.stations,
     )
-
-
-def _simulate_in_memory(model: ClickModel, seed, epoch_s: float):
-    from qentangle.timetags.streams import simulate_clicks
-
-    return simulate_clicks(model, seed, epoch_s=epoch_s)
 
 
 @dataclass(frozen=True)
@@ -374,31 +363,11 @@ class _ProtocolView:
         return data
 
 
-def with_clock(setup: ClickSetup, offset_s: float, drift_ppm: float) -> ClickSetup:
-    """The same setup with Bob's clock at ``t_B = t_A (1 + drift_ppm 1e-6) + offset_s``."""
-    model = setup.model.with_clocks(*relative_clocks(offset_s, drift_ppm))
-    return replace(setup, model=model)
-
-
-def expected_counts(setup: ClickSetup) -> dict[str, float]:
-    """Expected true pairs and accidentals (R_A R_B tau) in the setup's window, over its duration."""
-    model = setup.model
-    rates = model.expected_rates()
-    dur = model.link.duration_s
-    return {
-        "true": float(np.sum(rates["pairs_hz"] * dur)),
-        "accidentals": float(np.sum(rates["singles_a_hz"] * rates["singles_b_hz"] * setup.window_s * dur)),
-    }
-
-
 __all__ = [
     "ClickSetup",
-    "ClockModel",
     "click_model",
-    "expected_counts",
     "joint_table",
     "preset_names",
     "run_pass_timetags",
-    "with_clock",
     "write_streams",
 ]

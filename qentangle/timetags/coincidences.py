@@ -96,7 +96,12 @@ class ClockModel:
 
 
 def match(
-    a_ps: np.ndarray, b_ps: np.ndarray, window_ps: float, center_ps: float = 0.0, *, insertion: np.ndarray | None = None
+    a_ps: np.ndarray,
+    b_ps: np.ndarray,
+    window_ps: float,
+    center_ps: float = 0.0,
+    *,
+    insertion: np.ndarray | None = None,
 ):
     """Pairs (Alice index, Bob index, b - a) with ``|b - a - center| <= window / 2``, nearest first.
 
@@ -135,7 +140,12 @@ def match(
 
 
 def near_delays(
-    a_ps: np.ndarray, b_ps: np.ndarray, lo_ps: float, hi_ps: float, *, insertion: np.ndarray | None = None,
+    a_ps: np.ndarray,
+    b_ps: np.ndarray,
+    lo_ps: float,
+    hi_ps: float,
+    *,
+    insertion: np.ndarray | None = None,
     max_steps: int = 32,
 ):
     """Delays ``b - a`` of every pair with ``lo <= b - a <= hi`` (``lo <= 0 <= hi``), found by stepping.
@@ -206,8 +216,12 @@ def pair_delays(a_ps: np.ndarray, b_ps: np.ndarray, lo_ps: float, hi_ps: float, 
 
 
 def accidentals(
-    a_ps: np.ndarray, b_ps: np.ndarray, window_ps: float, shifts: np.ndarray | None = None,
-    *, insertion: np.ndarray | None = None,
+    a_ps: np.ndarray,
+    b_ps: np.ndarray,
+    window_ps: float,
+    shifts: np.ndarray | None = None,
+    *,
+    insertion: np.ndarray | None = None,
 ):
     """Mean count in off-peak windows (the accidentals expected in the peak window) and its error.
 

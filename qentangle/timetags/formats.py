@@ -15,7 +15,7 @@ pattern. The header holds ``format``, ``version``, ``time_unit`` (``"ps"``), ``s
 outcomes, Bloch angles and labels of each detector) and ``clock`` (what is known of the
 station's clock; for simulated files the true offset and drift).
 
-Both are read through memory maps, ``events_per_chunk`` at a time, so a file of 10^9 events is
+Both are read ``events_per_chunk`` at a time (one seek and one read each), so a file of 10^9 events is
 processed in bounded memory. A malformed or truncated file raises one
 :class:`~qentangle.errors.QentangleError` naming the file and the byte offset.
 
@@ -200,7 +200,7 @@ class ClickFile:
     format: str
     header: dict[str, Any]
     events: int
-    _map: np.ndarray = field(repr=False)
+    _dtype: np.dtype = field(repr=False)
     _offset: int = field(repr=False)
     _itemsize: int = field(repr=False)
     _checked_to: int = field(default=0, repr=False)
@@ -226,18 +226,32 @@ class ClickFile:
     def read(self, start: int = 0, stop: int | None = None) -> Clicks:
         """Events ``start`` to ``stop`` (default: all), checked for order and empty patterns."""
         stop = self.events if stop is None else min(stop, self.events)
-        block = np.asarray(self._map[start:stop])
+        times, patterns, aux = self._decode(self._records(start, stop))
+        self._check(start, times, patterns)
+        return Clicks(times, patterns, aux)
+
+    def _records(self, start: int, stop: int) -> np.ndarray:
+        """Raw records ``start`` to ``stop``, read with one seek (no memory map: pages a map has
+        touched would count as the process's memory until the map is dropped)."""
+        count = max(0, stop - start)
+        if not count:
+            return np.zeros(0, self._dtype)
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self._offset + start * self._itemsize)
+                return np.fromfile(handle, dtype=self._dtype, count=count)
+        except OSError as error:
+            raise file_error(self.path, "read", error) from error
+
+    def _decode(self, block: np.ndarray):
+        """Times (int64 ps), patterns and (qcrypto) the bits 4-14 of raw records."""
         if self.format == "qcrypto":
             value = (block["hi"].astype(np.uint64) << np.uint64(32)) | block["lo"].astype(np.uint64)
             times = (value >> np.uint64(15)).astype(np.int64) * QCRYPTO_UNIT_PS
             patterns = (value & np.uint64(0xF)).astype(np.uint8)
             aux = ((value >> np.uint64(4)) & np.uint64(0x7FF)).astype(np.uint16)
-        else:
-            times = block["t"].astype(np.int64)
-            patterns = block["p"].astype(np.uint8)
-            aux = None
-        self._check(start, times, patterns)
-        return Clicks(times, patterns, aux)
+            return times, patterns, aux
+        return block["t"].astype(np.int64), block["p"].astype(np.uint8), None
 
     def _check(self, start: int, times: np.ndarray, patterns: np.ndarray) -> None:
         if not times.size:
@@ -263,18 +277,12 @@ class ClickFile:
             yield self.read(start, start + events_per_chunk)
 
     def between(self, t0_ps: int, t1_ps: int) -> Clicks:
-        """Events with ``t0_ps <= time < t1_ps`` (binary search on the mapped file, then read)."""
+        """Events with ``t0_ps <= time < t1_ps`` (binary search in the file, then one read)."""
         lo, hi = self._search(t0_ps), self._search(t1_ps)
         return self.read(lo, hi)
 
     def _time_at(self, index: int) -> int:
-        return (
-            int(self.read(index, index + 1).times_ps[0])
-            if self.format == "native"
-            else int(
-                ((int(self._map[index]["hi"]) << 32 | int(self._map[index]["lo"])) >> 15) * QCRYPTO_UNIT_PS
-            )
-        )
+        return int(self._decode(self._records(index, index + 1))[0][0])
 
     def _search(self, t_ps: int) -> int:
         lo, hi = 0, self.events
@@ -353,12 +361,7 @@ def open_clicks(path: str | Path, *, format: str | None = None) -> ClickFile:
             f"{name} is truncated: its header promises {header['events']} events, the data ends at "
             f"byte offset {size} after {events}"
         )
-    data = (
-        np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(events,))
-        if events
-        else np.zeros(0, dtype)
-    )
-    return ClickFile(path, fmt, header, int(events), data, offset, dtype.itemsize)
+    return ClickFile(path, fmt, header, int(events), dtype, offset, dtype.itemsize)
 
 
 def read_clicks(path: str | Path, *, format: str | None = None) -> Clicks:

@@ -13,8 +13,8 @@ COMMON_KEYS = {
 }
 
 
-def _json(capsys, *argv: str) -> dict:
-    assert main([*argv, "--json"]) == 0
+def _json(capsys, *argv: str, code: int = 0) -> dict:
+    assert main([*argv, "--json"]) == code
     captured = capsys.readouterr()
     return json.loads(captured.out)
 
@@ -42,29 +42,29 @@ def test_bbm92_json_has_the_documented_keys_and_options_reach_the_run(capsys):
 def test_eavesdropper_options_reach_the_run(capsys):
     data = _json(
         capsys, "bbm92", "--pairs", "100000", "--seed", "1", "--no-distill",
-        "--eve", "intercept-resend", "--eve-fraction", "0.4", "--eve-arm", "both",
+        "--eve", "intercept-resend", "--eve-fraction", "0.4", "--eve-arm", "both", code=1,
     )
     assert "fraction 0.4, arm both" in data["attack"]
     assert data["eve_information"] == pytest.approx(0.4 - 0.4**2 / 2)
-    fake = _json(capsys, "e91", "--pairs", "100000", "--seed", "1", "--eve", "fake-source")
-    assert fake["aborted"] and fake["final_key_bits"] == 0
+    fake = _json(capsys, "e91", "--pairs", "100000", "--seed", "1", "--eve", "fake-source", code=1)
+    assert fake["aborted"] and fake["final_key_bits"] == 0  # an abort is exit 1, as in distill
 
 
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
         (["bbm92", "--pairs", "0"], "--pairs"),
-        (["bbm92", "--p-z", "1"], "p_z"),
-        (["bbm92", "--p-z", "0"], "p_z"),
+        (["bbm92", "--p-z", "1"], "--p-z=1 is out of range: expected 0 < --p-z < 1"),
+        (["bbm92", "--p-z", "0"], "--p-z=0 is out of range: expected 0 < --p-z < 1"),
         (["bbm92", "--p-z", "1.5"], "--p-z"),
         (["e91", "--eve-fraction", "0.5"], "without --eve"),
         (["bbm92", "--eve-arm", "both"], "without --eve"),
         (["bbm92", "--eve", "fake-source", "--eve-fraction", "0.5"], "fake-source"),
         (["e91", "--eve", "fake-source", "--eve-arm", "alice"], "fake-source"),
-        (["e91", "--eps-sec", "0"], "eps_sec"),
+        (["e91", "--eps-sec", "0"], "--eps-sec=0 is out of range: expected 0 < --eps-sec < 1"),
         (["bbm92", "--ec", "turbo"], "--ec"),
         (["e91", "--s-sigmas", "-1"], "--s-sigmas"),
-        (["bbm92", "--qber-abort", "0.7"], "qber_abort"),
+        (["bbm92", "--qber-abort", "0.7"], "--qber-abort=0.7 is out of range: expected 0 <= --qber-abort"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(capsys, argv, words):

@@ -75,7 +75,7 @@ def test_correlators_and_counts_are_reported():
     assert len(data["correlators"]) == 4
     assert sum(c["n"] for c in data["correlators"]) == data["test_rounds"]
     assert abs(data["test_rounds"] / 90_000 - 4 / 9) < 0.01
-    assert abs(data["sifted_bits"] / 90_000 - 2 / 9) < 0.01
+    assert abs(data["sifted_bits"] / 90_000 - 1 / 9) < 0.01  # key only at Alice's CHSH input pi/2
 
 
 @pytest.mark.parametrize("bad", ["ghz", "w", ""])
@@ -136,9 +136,10 @@ def test_qber_threshold_applies_to_measured_errors_and_s_sets_the_floor():
     data = result.to_dict()
     assert not result.aborted and data["final_key_bits"] > 0 and data["keys_match"]
     assert data["qber_upper"] < options.qber_abort < data["phase_error_upper"]
-    # The floor: the Hoeffding bound on S at the phase-error budget (eps_sec/2)^2.
+    # The floor: the Hoeffding bound on S at half the phase-error budget (eps_sec/2)^2: the other
+    # half goes to the key sample's own bound (the phase error is the larger of the two).
     n = np.array([c["n"] for c in data["correlators"]])
-    failure = (options.eps_sec / 2) ** 2
+    failure = (options.eps_sec / 2) ** 2 / 2
     s_low = result.S_raw - float(np.sum(np.sqrt(2 * math.log(4 / failure) / n)))
     assert data["phase_error_upper"] == pytest.approx(device_independent_phase_error(s_low))
 
@@ -151,3 +152,49 @@ def test_measured_qber_above_the_threshold_still_aborts():
     assert distilled.aborted and "lower confidence bound on S" in distilled.key.abort_reason
 
 
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_key_bit_is_covered_by_the_bound_from_s_by_default(seed):
+    """Alice's pi/4 is never a CHSH input: by default no key bit comes from it."""
+    from qentangle.protocols.e91 import ALICE_ANGLES
+
+    result = run_e91(90_000, seed=seed, key_options=ESTIMATE_ONLY)
+    data = result.to_dict()
+    assert data["key_rounds"] == "chsh-inputs"
+    assert data["key_bits_covered_by_chsh_bound"] == data["sifted_bits"] > 0
+    assert data["key_bits_basis_symmetry_only"] == 0
+    assert "every key bit" in data["key_assumption"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_all_key_rounds_report_the_bits_that_rest_on_basis_symmetry(seed):
+    result = run_e91(90_000, seed=seed, key_options=ESTIMATE_ONLY, key_rounds="all")
+    data = result.to_dict()
+    sifted, uncovered = data["sifted_bits"], data["key_bits_basis_symmetry_only"]
+    assert abs(sifted / 90_000 - 2 / 9) < 0.01
+    # Half the key bits are Alice's pi/4 outcomes (binomial, 5 standard errors).
+    assert abs(uncovered - sifted / 2) <= 5 * math.sqrt(sifted / 4)
+    assert data["key_bits_covered_by_chsh_bound"] + uncovered == sifted
+    assert "basis symmetry only" in data["key_assumption"]
+
+
+def test_unknown_key_rounds_are_rejected():
+    with pytest.raises(ValidationError, match="key_rounds"):
+        run_e91(1000, key_rounds="pi/4")
+
+
+def test_phase_error_budget_is_split_between_s_and_the_key_sample():
+    """The key sample's own bound gets (eps/2)^2 / 2: with the floor from S below it (a large
+    ideal run), the reported phase-error bound is the hypergeometric bound at the split budget."""
+    from qentangle.distill.estimate import ErrorSample, phase_error_bound
+
+    options = KeyOptions(sample_fraction=0.2)
+    result = run_e91(300_000, seed=8, noise=NoiseConfig(depolarizing=0.02), key_options=options)
+    data = result.to_dict()
+    sample = ErrorSample(errors=round(data["qber"] * data["qber_sample_bits"]), size=data["qber_sample_bits"])
+    population = data["sifted_bits"] - data["qber_sample_bits"]
+    split = phase_error_bound(sample, population, options.eps_sec, estimates=2)
+    whole = phase_error_bound(sample, population, options.eps_sec)
+    assert split > whole
+    assert data["qber_upper"] == pytest.approx(split)
