@@ -216,3 +216,10 @@ def write_key_set(out: Path, keys: Sequence[np.ndarray] | None, report: dict[str
 
 def _key_text(bits: np.ndarray) -> bytes:
     return (bits.astype(np.uint8) + ord("0")).tobytes() + b"\n"
+
+
+def path_arg(text: str) -> Path:
+    """argparse type: a file or folder path; an empty text is refused (it would mean "here")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is empty: expected a path")
+    return Path(text)

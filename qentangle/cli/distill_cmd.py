@@ -31,6 +31,7 @@ import numpy as np
 from qentangle.channel import ClassicalChannel
 from qentangle.cli.common import (
     EXIT_ABORTED,
+    path_arg,
     positive_int,
     prepare_out_dir,
     print_json,
@@ -57,10 +58,10 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("alice", type=Path, help="Alice's sifted bits (.npy or text of 0/1)")
-    parser.add_argument("bob", type=Path, help="Bob's sifted bits (.npy or text of 0/1)")
+    parser.add_argument("alice", type=path_arg, help="Alice's sifted bits (.npy or text of 0/1)")
+    parser.add_argument("bob", type=path_arg, help="Bob's sifted bits (.npy or text of 0/1)")
     parser.add_argument(
-        "--bases", type=Path, default=None, metavar="FILE",
+        "--bases", type=path_arg, default=None, metavar="FILE",
         help="public basis of each sifted bit (0 = Z, 1 = X; .npy or text): every bit is key and "
         "each basis's bit errors bound the other's phase errors (no basis-symmetry assumption)",
     )
@@ -83,7 +84,7 @@ def register(subparsers: Any) -> None:
     MAX_QBER.add_to(parser)
     parser.add_argument("--frame-bits", type=positive_int, default=None, help="LDPC frame size")
     parser.add_argument("--seed", type=seed_int, default=None, help="seed (default: OS entropy)")
-    parser.add_argument("--out", type=Path, default=None, help="directory for keys and report")
+    parser.add_argument("--out", type=path_arg, default=None, help="directory for keys and report")
     parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     parser.set_defaults(handler=run)
 
@@ -184,6 +185,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValidationError("--sample-fraction is not used with --bases: no sample is disclosed")
     if args.bases is None and args.qber_hint is not None:
         raise ValidationError("--qber-hint needs --bases (otherwise the disclosed sample sets it)")
+    if args.frame_bits is not None and args.ec != "ldpc":
+        raise ValidationError(f"--frame-bits is an LDPC setting: it needs --ec ldpc (not --ec {args.ec})")
     alice = BitFile(args.alice, "ALICE")
     bob = BitFile(args.bob, "BOB")
     bases = None if args.bases is None else BitFile(args.bases, "--bases")

@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"qentangle {__version__}")
+    parser.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                        help="progress bars on stderr: auto shows them when stderr is a terminal or a "
+                             "notebook and a phase lasts over 2 s (default: auto)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     subparsers.required = True
     for name in COMMAND_MODULES:
@@ -114,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         command = f"qentangle {args.command}"
+        from qentangle import progress
+
+        progress.configure(enabled={"auto": None, "on": True, "off": False}[args.progress])
         return int(args.handler(args) or EXIT_DONE)
     except ValidationError as error:
         option = _option_of(parser, args, error.param)

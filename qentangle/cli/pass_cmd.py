@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from qentangle.cli.common import EXIT_ABORTED, print_json, seed_int
+from qentangle.cli.common import EXIT_ABORTED, path_arg, print_json, seed_int
 from qentangle.engines import ENGINE_NAMES
 from qentangle.errors import ValidationError
 
@@ -37,10 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="override a scenario field, e.g. --set source.pair_rate_hz=1.2e7 (repeatable)",
     )
     parser.add_argument("--seed", type=seed_int, default=None, help="seed of every generator")
+    from qentangle.scenarios.multipass import PASSES
+
+    PASSES.add_to(parser, extra="protocol.data_time_s becomes N times one pass's window")
     parser.add_argument("--engine", choices=PASS_ENGINES, default="exact",
                         help="how circuits become outcomes (default: exact)")
     parser.add_argument(
-        "--plot-dir", type=Path, default=None, metavar="DIR", help="write the pass plots here"
+        "--plot-dir", type=path_arg, default=None, metavar="DIR", help="write the pass plots here"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--timetags", action="store_true",
@@ -60,9 +62,14 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.timetags:
         from qentangle.scenarios.timetags import run_pass_timetags as run_pass
+    scenario, overrides = args.scenario, args.overrides
+    if args.passes != 1:  # N whole passes of data, distilled together
+        from qentangle.scenarios.multipass import with_passes
+
+        scenario, overrides = with_passes(args.scenario, args.passes, args.overrides), []
     result = run_pass(
-        args.scenario,
-        overrides=args.overrides,
+        scenario,
+        overrides=overrides,
         seed=args.seed,
         engine=args.engine,
         progress=None,

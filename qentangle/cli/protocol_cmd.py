@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 from qentangle.cli.common import (
     EXIT_ABORTED,
@@ -12,6 +10,7 @@ from qentangle.cli.common import (
     add_noise_options,
     engine_from_args,
     noise_from_args,
+    path_arg,
     prepare_out_dir,
     print_json,
     write_key_set,
@@ -76,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="stop after estimation (default: distil the key)")
         add_engine_options(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
-        parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+        parser.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                             help="write the final keys (DIR/alice.key, DIR/bob.key: 0/1 text, mode 0600) "
                                  "and DIR/report.json, as one set (default: write nothing)")
         parser.set_defaults(handler=_run, protocol=protocol)
@@ -110,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     common = dict(
         state=args.state, noise=noise_from_args(args), attacks=attacks,
         engine=engine_from_args(args), seed=args.seed, key_options=options,
-        progress=None if sys.stderr.isatty() else False,
+        progress=None,  # qentangle --progress (progress.configure) decides
     )
     if args.protocol == "e91":
         from qentangle.protocols.e91 import run_e91

@@ -16,7 +16,6 @@ naming the file and the byte offset (exit 2).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -110,10 +109,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.set_defaults(handler=_sync if name == "sync" else _key, max_offset_s=None, max_drift_ppm=None)
 
 
-def _progress() -> bool | None:
-    return None if sys.stderr.isatty() else False
-
-
 def _simulate(args: argparse.Namespace) -> int:
     from qentangle.scenarios.timetags import click_model, write_streams
 
@@ -124,7 +119,7 @@ def _simulate(args: argparse.Namespace) -> int:
         drift_ppm=args.drift_ppm,
         duration_s=args.duration_s,
     )
-    written = write_streams(setup, args.out, format=args.format, seed=args.seed, progress=_progress())
+    written = write_streams(setup, args.out, format=args.format, seed=args.seed, progress=None)
     if args.json:
         print_json(written)
     else:
@@ -217,7 +212,7 @@ def _key(args: argparse.Namespace) -> int:
         sync_span_s=args.sync_span_s,
         sync_options=_sync_options(args, bob.header),
         seed=args.seed,
-        progress=_progress(),
+        progress=None,
     )
     data = run.to_dict()
     if args.out is not None:

@@ -90,7 +90,10 @@ def hv_moment(m: float, *, ground_cn2: float, wind_mps: float) -> float:
 
 
 def fried_parameter(
-    zenith_rad: np.ndarray | float, wavelength_m: float, cn2_integral: float, airmass: np.ndarray | None = None
+    zenith_rad: np.ndarray | float,
+    wavelength_m: float,
+    cn2_integral: float,
+    airmass: np.ndarray | None = None,
 ) -> np.ndarray:
     """Plane-wave Fried parameter r0 (m) along a slant path: (0.423 k^2 X int Cn2)^(-3/5).
 

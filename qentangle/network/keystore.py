@@ -9,7 +9,13 @@ The key management entity (:mod:`qentangle.kme`) hands the keys to applications:
 *allocates* stored keys to a (master SAE, slave SAE) pair, the other station's store
 *records* the same allocation, and each side *delivers* a key at most once, to the SAE it was
 allocated to; the key bits are wiped from the store once delivered. Every step is one
-transaction, so allocations and deliveries survive a restart.
+transaction, so allocations and deliveries survive a restart. Each KME allocates only from its
+own *lane* (the stored keys whose index is its rank modulo the number of KMEs), so two KMEs
+never pick the same key at the same time. A block committed as ``"pending"`` (for a two-phase
+agreement between stations) is never allocated until confirmed, and can be dropped.
+
+One process per kind may hold a store (``owner``: an exclusive ``flock`` on
+``<store>.<owner>.lock``), so two stations cannot share one, while a station and its KME can.
 
 Key bits never appear in a repr, a log, an exception or :meth:`KeyStore.stats`.
 

@@ -96,7 +96,7 @@ def read_network(directory: str | Path) -> dict[str, Any]:
 def write_network(network: dict[str, Any]) -> None:
     """Write ``network.json`` atomically."""
     write_atomic(
-        Path(network["dir"]) / "network.json", json.dumps(network, indent=1, sort_keys=True).encode()
+        Path(network["dir"]) / "network.json", json.dumps(network, indent=1).encode()
     )
 
 

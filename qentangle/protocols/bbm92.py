@@ -106,6 +106,15 @@ def run_bbm92(
     the other basis's, which is the key's phase error) exceeds ``key_options.qber_abort``
     (11 % by default), when the other basis has no sifted bit, or when the finite key is
     empty; see :mod:`qentangle.protocols.keying`.
+
+    >>> from qentangle.noise import NoiseConfig
+    >>> run = run_bbm92(50_000, noise=NoiseConfig(depolarizing=0.04), seed=1)
+    >>> run.aborted, 0.01 < run.qber < 0.03, run.to_dict()["keys_match"]  # QBER p/2 = 0.02
+    (False, True, True)
+    >>> from qentangle.protocols.attacks import InterceptResend
+    >>> attacked = run_bbm92(20_000, attacks=(InterceptResend(1.0, "bob"),), seed=1)
+    >>> attacked.aborted, abs(attacked.qber_z - 0.25) < 0.05  # intercept-resend: QBER 1/4
+    (True, True)
     """
     chunk = check_chunk_size(chunk_size)
     p_z = P_Z.check(p_z)

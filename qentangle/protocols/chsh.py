@@ -128,6 +128,13 @@ class ChshResult:
 
     ``shots`` counts every round; ``noise`` is None when it varied along the run (a schedule of
     segments in :func:`run_bell_test`; ``extra["noise_configurations"]`` then counts them).
+
+    >>> result = run_chsh("psi-", shots=4000, seed=3)
+    >>> len(result.correlators), result.S > 2, result.p_value_rigorous < 1e-6
+    (4, True, True)
+    >>> data = result.to_dict()  # JSON-safe, keyed by the field names
+    >>> data["S"] == result.S, data["z_score"] == result.z_score, data["state"]
+    (True, True, 'psi-')
     """
 
     state: str

@@ -155,6 +155,14 @@ def run_e91(
     ``key_rounds`` is ``"chsh-inputs"`` (key only where Alice's setting is a CHSH input, so the
     bound from S covers every bit) or ``"all"`` (also Alice's pi/4, bits that rest on basis
     symmetry only; counted in the result).
+
+    >>> import math
+    >>> from qentangle.noise import NoiseConfig
+    >>> run = run_e91(100_000, noise=NoiseConfig(depolarizing=0.04), seed=1)
+    >>> abs(run.S - 2 * math.sqrt(2) * (1 - 0.04)) < 4 * run.S_stderr  # S = 2 sqrt 2 (1 - p)
+    True
+    >>> run.aborted, run.to_dict()["keys_match"], run.to_dict()["final_key_bits"] > 0
+    (False, True, True)
     """
     chunk = check_chunk_size(chunk_size)
     check_choice("state", state, tuple(BOB_FRAME))

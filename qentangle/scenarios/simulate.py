@@ -44,7 +44,9 @@ from qentangle.scenarios.compare import comparable_figures, expected_key, figure
 from qentangle.scenarios.loader import apply_overrides, load_scenario
 from qentangle.scenarios.model import Scenario
 
-__all__ = ["ACCIDENTAL", "DATA_TIME_COST", "FAIR_SAMPLING", "QBER_FROM_S", "PassResult", "run_pass", "seed_spread"]
+__all__ = [
+    "ACCIDENTAL", "DATA_TIME_COST", "FAIR_SAMPLING", "QBER_FROM_S", "PassResult", "run_pass", "seed_spread",
+]
 
 ACCIDENTAL = NoiseConfig(accidental=1.0)  # two photons of different pairs: uncorrelated
 DATA_TIME_COST = Cost(bytes_per_unit=400.0, units_per_second=5e3, fixed_bytes=300e6)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,11 @@ def click_model(
     """
     if isinstance(name, str) and name in FIXED_LINKS:
         return _fixed(FIXED_LINKS[name], protocol or "bbm92", offset_s, drift_ppm, duration_s or 10.0)
+    if isinstance(name, str) and name not in list_presets() and not Path(name).is_file():
+        raise ValidationError(
+            f"scenario={name!r} is not a preset: expected one of {', '.join(preset_names())} "
+            "or a path to a scenario .toml file"
+        )
     scenario = name if isinstance(name, Scenario) else load_scenario(name)
     scenario = apply_overrides(scenario, list(overrides)) if overrides else scenario
     slices = scenario.physics(accumulate=True)
@@ -365,6 +370,7 @@ class _ProtocolView:
 
 __all__ = [
     "ClickSetup",
+    "analysis_from_header",
     "click_model",
     "joint_table",
     "preset_names",

@@ -81,6 +81,7 @@ SIGNIFICANCE = 6.0
 FALSE_PEAK_SIGMAS = 3.0
 """Margin above the largest of n Gaussian noise values (sqrt(2 ln n)) a histogram peak must reach."""
 SEGMENT_COINCIDENCES = 80.0
+MIN_SEGMENTS = 4
 FINE_HALF_RANGE_PS = 5000.0
 LOCAL_BINS = 512
 
@@ -275,7 +276,8 @@ def _refine(a, b, model: ClockModel, sigma_o, sigma_d, span, resolution, c_rate)
     if c_rate is None:
         segment = span
     else:
-        segment = min(span, max(SEGMENT_COINCIDENCES / c_rate, 1e6))
+        # enough coincidences per segment, and at least MIN_SEGMENTS segments to fit a drift
+        segment = min(span / MIN_SEGMENTS, max(SEGMENT_COINCIDENCES / c_rate, 1e6))
     bin_ps = max(resolution, sigma_d * segment, sigma_o / 4096)
     half = 4.0 * sigma_o + sigma_d * span + 4.0 * bin_ps
     b_alice = model.to_alice(b)

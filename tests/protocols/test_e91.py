@@ -157,8 +157,6 @@ def test_measured_qber_above_the_threshold_still_aborts():
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_key_bit_is_covered_by_the_bound_from_s_by_default(seed):
     """Alice's pi/4 is never a CHSH input: by default no key bit comes from it."""
-    from qentangle.protocols.e91 import ALICE_ANGLES
-
     result = run_e91(90_000, seed=seed, key_options=ESTIMATE_ONLY)
     data = result.to_dict()
     assert data["key_rounds"] == "chsh-inputs"

@@ -165,3 +165,19 @@ def test_files_are_processed_in_bounded_memory(tmp_path):
         assert matched.stats["coincidences"] > 9000 * duration
     assert peaks[1] < 1.25 * peaks[0], peaks
     assert np.isfinite(peaks).all()
+
+
+@pytest.mark.timeout(300)
+def test_satellite_files_carry_their_predicted_path_difference(tmp_path, capsys):
+    """Two minutes of a Micius pass: the native header's path difference and bounds make sync work."""
+    out = tmp_path / "pass"
+    assert (
+        main(["timetags", "simulate", "micius-2020", "--duration", "120", "--out", str(out), "--seed", "5"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["timetags", "sync", str(out / "alice.qtt"), str(out / "bob.qtt"), "--json"]) == 0
+    sync = json.loads(capsys.readouterr().out)
+    jitter = 300.0  # ps rms per detector in the pass model
+    assert abs(sync["offset_s"]) * 1e12 <= jitter and sync["peak_sigma_ps"] < 2 * jitter, sync
+    assert sync["car"] > 3
