@@ -128,7 +128,8 @@ def main() -> None:
         from qentangle.kme.server import spawn_kme
 
         processes = [
-            spawn_kme(root, entry["kme_id"], synchronous=args.synchronous) for entry in kme_entries(root)
+            spawn_kme(root, entry["kme_id"], synchronous=args.synchronous, die_with_parent=True)
+            for entry in kme_entries(root)
         ]
         try:
             master = next(e for e in kme_entries(root) if "delingha" in e["sae_ids"])

@@ -3,11 +3,13 @@
 Both runs distil with the same party programs and the same blocks: the in-process run
 (:func:`qentangle.protocols.bbm92.run_bbm92`) cuts its 5 * 10^6 sifted bits into two blocks of
 2.5 * 10^6 (its default limit is 2^22 bits); the network runs the ``lab`` preset with
-``rounds_per_block = 5 * 10^6``, two blocks of the same size. ``--rounds-per-block`` changes the
-network's blocks (smaller blocks pay a fixed cost each: estimation bounds, Cascade passes). The runs alternate; each is repeated ``--reps`` times; the script prints the median,
-minimum and maximum of each and the ratio of the medians. The network time runs from the moment
-every node is ready (process start-up, a fixed ~5-10 s of imports, is excluded and printed
-apart) until both stations have finished the last block.
+``rounds_per_block = 5 * 10^6``, two blocks of the same size (``--rounds-per-block`` changes
+it: smaller blocks pay a fixed cost each, estimation bounds and Cascade passes). The runs
+alternate; each is repeated ``--reps`` times; the script prints the median, minimum and
+maximum of each and the ratio of the medians. The network time runs from the moment every node
+is ready (process start-up and warm-up, Aer and kernel compilation, are excluded and printed
+apart; the in-process runs after the first are warm too) until both stations have finished
+the last block.
 
     python benchmarks/network.py --reps 3
 """

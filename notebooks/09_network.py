@@ -29,12 +29,14 @@
 import sqlite3
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from qentangle.network import nodes
 from qentangle.network.config import load_config
 
-config = load_config("lab")
+# The lab preset, with blocks of 2^18 pairs at full speed so the tutorial stays short.
+config = replace(load_config("lab", speed=0), rounds_per_block=1 << 18)
 directory = Path(tempfile.mkdtemp()) / "net"
 network = nodes.start_network(config, directory)
 for name, entry in network["nodes"].items():

@@ -19,7 +19,8 @@ def _quit_while_loading(signum: int, frame: object) -> None:
     os._exit(130)
 
 
-def _loading_as_a_program() -> bool:
+def running_as_program() -> bool:
+    """Whether this process is the ``qentangle`` command (console script or ``python -m``)."""
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     name = getattr(spec, "name", "") or ""
@@ -27,6 +28,6 @@ def _loading_as_a_program() -> bool:
     return name.startswith("qentangle.cli") or argv0 == "qentangle"
 
 
-if threading.current_thread() is threading.main_thread() and _loading_as_a_program():
+if threading.current_thread() is threading.main_thread() and running_as_program():
     signal.signal(signal.SIGINT, _quit_while_loading)
     signal.signal(signal.SIGTERM, _quit_while_loading)

@@ -25,7 +25,7 @@ from qentangle.jsonout import dumps
 
 def probability(text: str) -> float:
     """argparse type: a float in [0, 1]."""
-    value = _number(text)
+    value = _number(text, "0 <= value <= 1")
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected 0 <= value <= 1")
     return value
@@ -33,12 +33,12 @@ def probability(text: str) -> float:
 
 def finite_float(text: str) -> float:
     """argparse type: a finite float."""
-    return _number(text)
+    return _number(text, "a finite number")
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (accepts 1e6 style)."""
-    value = _number(text)
+    value = _number(text, "an integer >= 1")
     if not value.is_integer() or value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not valid: expected an integer >= 1")
     return int(value)
@@ -46,19 +46,19 @@ def positive_int(text: str) -> int:
 
 def seed_int(text: str) -> int:
     """argparse type: a non-negative integer seed."""
-    value = _number(text)
+    value = _number(text, "an integer >= 0")
     if not value.is_integer() or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not valid: expected an integer >= 0")
     return int(value)
 
 
-def _number(text: str) -> float:
+def _number(text: str, expected: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: expected {expected}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not finite")
+        raise argparse.ArgumentTypeError(f"{text!r} is not finite: expected {expected}")
     return value
 
 
@@ -158,7 +158,7 @@ def engine_from_args(args: argparse.Namespace):  # -> Engine
 
 def positive_float(text: str) -> float:
     """argparse type: a finite float > 0."""
-    value = _number(text)
+    value = _number(text, "a number > 0")
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is out of range: expected a number > 0")
     return value

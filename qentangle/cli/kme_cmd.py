@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -93,14 +94,14 @@ def run_serve(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_term)
     try:
-        processes.extend(spawn_kmes(args.dir, names, synchronous=args.synchronous))
+        processes.extend(spawn_kmes(args.dir, names, synchronous=args.synchronous, die_with_parent=True))
         for process in processes:
             print(f"{process.kme_id}: {process.url} (pid {process.pid})", flush=True)
         print(f"serving {len(processes)} KME(s); Ctrl-C stops them", file=sys.stderr, flush=True)
         while all(p.process is not None and p.process.poll() is None for p in processes):
             try:
                 processes[0].process.wait(timeout=1.0)  # type: ignore[union-attr]
-            except Exception:
+            except subprocess.TimeoutExpired:
                 continue
         failed = [p.kme_id for p in processes if p.process is not None and p.process.poll() not in (0, None)]
         if failed:

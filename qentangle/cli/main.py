@@ -18,6 +18,7 @@ import threading
 from collections.abc import Sequence
 
 from qentangle import __version__
+from qentangle.cli import running_as_program
 from qentangle.cli.exits import (
     EXIT_ABORTED,
     EXIT_BAD_INPUT,
@@ -134,6 +135,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         sys.stderr.write(f"{command}: interrupted\n")
+        if running_as_program():
+            # Everything was unwound (temporary files removed); leave now, so a module that was
+            # interrupted half-imported cannot turn the exit into a second interrupt at shutdown.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader closed the pipe (e.g. `| head`): not an error; silence the final flush.

@@ -56,6 +56,11 @@ def register(subparsers: Any) -> None:
     start = actions.add_parser("start", help="start the nodes in the background and wait until ready")
     for option, keywords in OPTIONS.items():
         start.add_argument(option, **keywords)
+    start.add_argument(
+        "--no-kme", dest="kme", action="store_false",
+        help="run no key management entities (by default each station gets an ETSI GS QKD 014 KME "
+        "over mutual TLS, see `qentangle sae --help`)",
+    )
     start.add_argument("--json", action="store_true", help="print network.json as one JSON object")
     start.set_defaults(handler=_start)
     status = actions.add_parser("status", help="blocks, keys and rates per station; do the stores agree")
@@ -75,6 +80,11 @@ def _start(args: argparse.Namespace) -> int:
     if args.speed is not None and not 0 <= args.speed <= 1e9:
         raise ValidationError(f"--speed={args.speed!r} is out of range: expected 0 <= --speed <= 1e9")
     config = load_config(args.config, speed=args.speed)
+    from qentangle.kme.network_hook import register_kme_nodes, with_kme_nodes
+
+    register_kme_nodes()  # an existing network keeps its nodes, KMEs included
+    if args.kme and not (args.dir / "network.json").exists():
+        config = with_kme_nodes(config)  # a new network gets a KME per station
     network = start_network(config, args.dir, node=args.node)
     if args.json:
         print_json(network)

@@ -48,6 +48,12 @@ Speed (3-5 x 10^6 corrected bits/s on 10^6-bit keys on 2 cores, ``benchmarks/dis
   after each prefix was taken; their count in a range fixes his parity;
 * all bookkeeping (block states, tree nodes, bisections) is in flat arrays over all passes:
   a round is a fixed number of numpy calls whatever the number of passes and blocks.
+* when the endpoints run as two party programs, each with its own table, the expensive
+  expansions of a public seed (a pass's sorted keys, a bucketed pass's bit planes) are made
+  once and shared read-only between the tables (:class:`_SharedExpansions`); from 2^16 bits
+  a pass's keys are filled by one compiled loop and sorted by an LSD radix sort on their
+  random bits (:mod:`qentangle.distill._kernels`), the same order as ``np.sort``, 3 to 4
+  times faster.
 
 >>> import numpy as np
 >>> from qentangle.channel import ClassicalChannel

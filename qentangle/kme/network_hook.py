@@ -34,6 +34,24 @@ def register_kme_nodes() -> None:
         register_node_kind(kind, kme_command)
 
 
+def with_kme_nodes(config: Any) -> Any:
+    """``config`` (a :class:`~qentangle.network.config.NetworkConfig`) with one KME per station.
+
+    Registers the KME node kinds and appends ``kme-alice`` and ``kme-bob`` after the stations,
+    so that :func:`qentangle.network.nodes.start_network` runs them too (this is what
+    ``qentangle network start`` does unless ``--no-kme``).
+
+    >>> from qentangle.network.config import load_config
+    >>> with_kme_nodes(load_config("lab")).nodes[-2:]
+    ('kme-alice', 'kme-bob')
+    """
+    from dataclasses import replace
+
+    register_kme_nodes()
+    missing = tuple(kind for kind in KME_NODES if kind not in config.nodes)
+    return replace(config, nodes=tuple(config.nodes) + missing)
+
+
 def sae_names(network: dict[str, Any]) -> dict[str, tuple[str, ...]]:
     """The SAE IDs each station's KME serves."""
     micius = str(network.get("config", {}).get("name", "")).startswith("micius")

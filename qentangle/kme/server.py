@@ -182,17 +182,32 @@ class KmeProcess:
 
 
 def spawn_kme(
-    network_dir: str | Path, kme_id: str, *, timeout: float = 30.0, synchronous: str = "FULL"
+    network_dir: str | Path,
+    kme_id: str,
+    *,
+    timeout: float = 30.0,
+    synchronous: str = "FULL",
+    die_with_parent: bool = False,
 ) -> KmeProcess:
     """Start the KME ``kme_id`` of the network at ``network_dir`` in the background; return once
     it listens (its log: ``DIR/kme/<KME>.log``). Raises :class:`QentangleError` with the log's last
-    line if it exits first, or after ``timeout`` seconds (the process is then killed)."""
-    (process,) = spawn_kmes(network_dir, [kme_id], timeout=timeout, synchronous=synchronous)
+    line if it exits first, or after ``timeout`` seconds (the process is then killed).
+
+    ``die_with_parent``: the KME gets SIGTERM when this process dies, however it dies (Linux),
+    so a killed test run or foreground ``kme serve`` leaves no KME behind."""
+    (process,) = spawn_kmes(
+        network_dir, [kme_id], timeout=timeout, synchronous=synchronous, die_with_parent=die_with_parent
+    )
     return process
 
 
 def spawn_kmes(
-    network_dir: str | Path, kme_ids: list[str], *, timeout: float = 30.0, synchronous: str = "FULL"
+    network_dir: str | Path,
+    kme_ids: list[str],
+    *,
+    timeout: float = 30.0,
+    synchronous: str = "FULL",
+    die_with_parent: bool = False,
 ) -> list[KmeProcess]:
     """:func:`spawn_kme` for several KMEs, started together; if one fails, all are stopped."""
     launched: list[tuple[str, subprocess.Popen, Path]] = []
@@ -209,6 +224,7 @@ def spawn_kmes(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=_term_on_parent_death if die_with_parent else None,
                 )
             launched.append((kme_id, process, log_path))
         deadline = time.monotonic() + timeout
@@ -270,6 +286,13 @@ def _exists(pid: int) -> bool:
         return done == 0
     except ChildProcessError:
         return True
+
+
+def _term_on_parent_death() -> None:  # pragma: no cover - runs in the child before exec
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _last_line(path: Path) -> str:

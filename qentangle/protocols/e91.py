@@ -90,8 +90,9 @@ class E91Result(ProtocolResult):
     z_score: float
     correlators: tuple[dict[str, float], ...]
     s_sigmas: float
-    key_rounds: str = "chsh-inputs"
-    key_bits_covered: int = 0  # sifted bits whose reference setting is a CHSH input
+    key_rounds: str = "all"
+    key_bits_covered: int | None = None
+    """Sifted bits whose reference (Alice's) setting is a CHSH input; None when not counted."""
 
     @property
     def S_z(self) -> float:
@@ -100,6 +101,13 @@ class E91Result(ProtocolResult):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (never any key bits)."""
+        covered = self.key_bits_covered
+        if covered is None:
+            coverage = "key bits at Alice's pi/4 (not a CHSH input) rest on basis symmetry only (not counted)"
+        elif covered == self.sifted_bits:
+            coverage = "every key bit is Alice's outcome at a CHSH input, covered by the bound from S"
+        else:
+            coverage = "key bits at Alice's pi/4 (not a CHSH input) rest on basis symmetry only"
         return self.run.to_dict(
             {
                 "sifted_bits": self.sifted_bits,
@@ -112,14 +120,11 @@ class E91Result(ProtocolResult):
                 "correlators": list(self.correlators),
                 "abort_s_sigmas": self.s_sigmas,
                 "key_rounds": self.key_rounds,
-                "key_bits_covered_by_chsh_bound": self.key_bits_covered,
-                "key_bits_basis_symmetry_only": self.sifted_bits - self.key_bits_covered,
+                "key_bits_covered_by_chsh_bound": covered,
+                "key_bits_basis_symmetry_only": None if covered is None else self.sifted_bits - covered,
                 "key_assumption": (
                     "phase error <= max(device-independent floor from a lower bound on S (collective "
-                    "attacks, i.i.d. rounds), key-sample bound (basis symmetry)); "
-                    + ("every key bit is Alice's outcome at a CHSH input, covered by the bound from S"
-                       if self.key_bits_covered == self.sifted_bits else
-                       "key bits at Alice's pi/4 (not a CHSH input) rest on basis symmetry only")
+                    "attacks, i.i.d. rounds), key-sample bound (basis symmetry)); " + coverage
                 ),
             }
         )

@@ -73,11 +73,13 @@ def run_passes(
     return run_pass(with_passes(scenario, passes, overrides), **run_options)
 
 
-def asymptotic_key_rate(sifted_rate_hz: float, qber: float, ec_efficiency: float = PAPER_EC_EFFICIENCY) -> float:
+def asymptotic_key_rate(
+    sifted_rate_hz: float, qber: float, ec_efficiency: float = PAPER_EC_EFFICIENCY
+) -> float:
     """Closed-form limit of the key rate: R_sift (1 - f h(Q) - h(Q)), 0 when negative (bit/s).
 
     >>> round(asymptotic_key_rate(1.1, 0.045), 3)
-    0.428
+    0.462
     """
     h = float(binary_entropy(qber))
     return max(0.0, sifted_rate_hz * (1.0 - ec_efficiency * h - h))
@@ -101,7 +103,10 @@ class KeyRatePoint:
 
 
 def key_rate_curve(
-    scenario: str | Scenario, passes: Sequence[int] = (1, 4, 16, 64, 256, 1024), *, overrides: Sequence[str] = ()
+    scenario: str | Scenario,
+    passes: Sequence[int] = (1, 4, 16, 64, 256, 1024),
+    *,
+    overrides: Sequence[str] = (),
 ) -> list[KeyRatePoint]:
     """The link model's expected finite-key and asymptotic rates after each number of passes.
 
@@ -120,7 +125,8 @@ def key_rate_curve(
     for n in passes:
         n = PASSES.check(n)
         summary = {**one, "duration_s": n * one["duration_s"]}
-        key = expected_key(summary, base.protocol) if round(one["sifted_rate_hz"] * summary["duration_s"]) >= 2 else {}
+        enough = round(one["sifted_rate_hz"] * summary["duration_s"]) >= 2
+        key = expected_key(summary, base.protocol) if enough else {}
         points.append(
             KeyRatePoint(
                 passes=n,
@@ -147,7 +153,7 @@ def save_key_rate_figure(points: Sequence[KeyRatePoint], path: str | Path, title
     path = Path(path)
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     hours = [p.data_time_s / 3600.0 for p in points]
-    ax.semilogx(hours, [p.finite_rate_bps for p in points], "o-", label="finite key (eps = scenario's eps_sec)")
+    ax.semilogx(hours, [p.finite_rate_bps for p in points], "o-", label="finite key (scenario's eps_sec)")
     ax.axhline(points[0].asymptotic_rate_bps, color="k", ls="--",
                label=f"asymptotic R_sift (1 - f h(Q) - h(Q)) = {points[0].asymptotic_rate_bps:.3g} bit/s")
     for p, x in zip(points, hours, strict=True):

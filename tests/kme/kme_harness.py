@@ -47,7 +47,7 @@ class KmeNetwork:
             for e in kme_entries(self.root)
             if kme_id in (None, e["kme_id"]) and e["kme_id"] not in self.processes
         ]
-        for process in spawn_kmes(self.root, names, synchronous="NORMAL"):
+        for process in spawn_kmes(self.root, names, synchronous="NORMAL", die_with_parent=True):
             self.processes[process.kme_id] = process
 
     def stop(self, kme_id: str | None = None) -> None:

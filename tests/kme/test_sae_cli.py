@@ -158,3 +158,33 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_a_kme_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
+    network = make_network(tmp_path / "net", blocks=1, keys_per_block=4)
+    code = (
+        "import sys\n"
+        "from qentangle.kme.server import spawn_kme\n"
+        f"p = spawn_kme({str(network.root)!r}, 'kme-delingha', die_with_parent=True)\n"
+        "print(p.pid, flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    kme_pid = None
+    try:
+        kme_pid = int(parent.stdout.readline())
+        assert _alive(kme_pid)
+        parent.kill()  # SIGKILL: no clean-up code runs in the parent
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and _alive(kme_pid):
+            time.sleep(0.05)
+        assert not _alive(kme_pid)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(timeout=30)
+        if kme_pid is not None and _alive(kme_pid):
+            os.kill(kme_pid, signal.SIGKILL)

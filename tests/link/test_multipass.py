@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -28,9 +29,9 @@ def curve():
 
 def test_finite_key_rate_rises_monotonically_towards_the_asymptotic_rate(curve):
     rates = [p.finite_rate_bps for p in curve]
-    assert all(b >= a for a, b in zip(rates, rates[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(rates))
     positive = [r for r in rates if r > 0]
-    assert all(b > a for a, b in zip(positive, positive[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(positive))
     assert rates[2] > 0  # 16 passes (~1.5 h of data) give a key
     assert all(p.finite_rate_bps < p.asymptotic_rate_bps for p in curve)
     assert [p.sifted_bits for p in curve] == sorted(p.sifted_bits for p in curve)

@@ -106,8 +106,7 @@ def test_micius_2020_model_rows_agree_except_documented_misses():
     assert [row.key for row in rows if not row.within] == [
         row.key for row in rows if row.documented_miss
     ]
-    assert {row.key for row in rows if row.documented_miss} == {
-        "loss_db_min", "loss_db_max", "finite_key_rate_bps", "final_key_bits"}
+    assert {row.key for row in rows if row.documented_miss} == {"finite_key_rate_bps", "final_key_bits"}
 
 
 def test_seed_means_agree_with_the_deterministic_model(passes_2020):

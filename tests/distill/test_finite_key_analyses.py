@@ -1,0 +1,109 @@
+"""Finite-key analyses side by side, each pinned against an independent implementation here."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scipy.optimize import brentq
+from scipy.stats import hypergeom
+
+from qentangle.distill.finite_key import ANALYSES, finite_key_analyses, fmc_deviation
+
+N, Q, F, EPS = 3410, 0.045, 1.19, 1e-10
+
+
+def h(p: float) -> float:
+    return 0.0 if p <= 0 or p >= 1 else -p * math.log2(p) - (1 - p) * math.log2(1 - p)
+
+
+def leak(n=N, q=Q, eps=EPS) -> int:
+    return math.ceil(F * n * h(q)) + math.ceil(math.log2(1 / eps))
+
+
+def tlgr(n, e_ph, leaked, eps) -> int:
+    return max(0, math.floor(n * (1 - h(min(e_ph, 0.5))) - leaked - math.log2(2 / eps**2)))
+
+
+def hyper_upper(errors, k, n, failure) -> int:
+    """Largest M (errors among all n + k) with P[X <= errors | M] > failure, minus errors; linear scan."""
+    m = errors
+    while m + 1 <= n + errors and hypergeom.cdf(errors, n + k, m + 1, k) > failure:
+        m += 1
+    return m - errors
+
+
+def independent_hypergeometric(n=N, q=Q, eps=EPS) -> int:
+    half = n // 2
+    errors = round(q * half)
+    failure = (eps / 2) ** 2 / 2
+    phase = 2 * hyper_upper(errors, half, half, failure) / n
+    return tlgr(n, phase, leak(n, q, eps), eps)
+
+
+def independent_serfling(n=N, q=Q, eps=EPS) -> int:
+    half = n // 2
+    e = round(q * half) / half
+    failure = (eps / 2) ** 2 / 2  # exp(-2 n k^2 mu^2 / ((n + k)(k + 1))) = failure
+    mu = math.sqrt((2 * half) * (half + 1) * math.log(1 / failure) / (2 * half * half**2))
+    return tlgr(n, min(0.5, e + mu), leak(n, q, eps), eps)
+
+
+def independent_fmc_theta(failure, nx, nz, eb) -> float:
+    q = nx / (nx + nz)
+
+    def log_bound(t):
+        xi = h(eb + t - q * t) - q * h(eb) - (1 - q) * h(eb + t)
+        return 0.5 * math.log2(nx + nz) - 0.5 * math.log2(nx * nz * eb * (1 - eb)) - (nx + nz) * xi
+    return brentq(lambda t: log_bound(t) - math.log2(failure), 1e-12, 0.5 - eb - 1e-12, xtol=1e-14)
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return {row.name: row for row in finite_key_analyses()}
+
+
+def test_default_is_the_exact_hypergeometric_bound_with_266_bits(rows):
+    assert rows["hypergeometric"].key_bits == independent_hypergeometric() == 266
+    assert next(iter(ANALYSES)) == "hypergeometric"
+
+
+def test_serfling_bound_and_the_lim_et_al_claim(rows):
+    """The standard (Serfling) analysis: no key at 1e-10, first positive at 1e-5, beside Lim et al.'s
+    statement that an improved analysis gives Micius a positive key at 1e-5."""
+    assert rows["serfling"].key_bits == independent_serfling() == 0
+    assert rows["serfling"].first_positive_eps == 1e-5
+    assert independent_serfling(eps=1e-5) > 0 and independent_serfling(eps=1e-6) == 0
+    assert "1e-5" in rows["serfling"].published and "Lim" in rows["serfling"].published
+
+
+@pytest.mark.parametrize("failure, theta", [(1e-10, 0.0576), ((1e-10 / 2) ** 2, 0.092)])
+def test_fmc_deviation_matches_an_independent_solution_and_the_leads_numbers(failure, theta):
+    got = fmc_deviation(failure, 1705, 1705, Q)
+    assert got == pytest.approx(independent_fmc_theta(failure, 1705, 1705, Q), abs=1e-9)
+    assert got == pytest.approx(theta, abs=5e-4)
+
+
+def test_the_published_372_is_the_same_phase_error_without_the_pa_terms(rows):
+    """FMC at (eps/2)^2 on all 3410 bits, n (1 - h(e_b + theta)) - f n h(e_b): 368, 1 % below 372."""
+    theta = independent_fmc_theta((EPS / 2) ** 2, 1705, 1705, Q)
+    expected = math.floor(N * (1 - h(Q + theta)) - F * N * h(Q))
+    row = rows["fmc-no-pa-terms"]
+    assert row.key_bits == expected
+    assert abs(row.key_bits - 372) / 372 < 0.015
+    assert "372" in row.published and "not a composable" in row.assumes
+    # the gap to the default is the PA term and the tag, not the phase-error bound
+    assert row.phase_error_bound == pytest.approx(rows["hypergeometric"].phase_error_bound, abs=0.002)
+
+
+def test_fmc_with_the_whole_eps_gives_about_600_bits(rows):
+    theta = independent_fmc_theta(EPS, 1705, 1705, Q)
+    assert rows["fmc-eps"].key_bits == tlgr(N, Q + theta, leak(), EPS)
+    assert 590 <= rows["fmc-eps"].key_bits <= 620
+
+
+def test_keys_shrink_as_eps_tightens(rows):
+    loose = {r.name: r for r in finite_key_analyses(eps_sec=1e-4)}
+    for name in ANALYSES:
+        assert loose[name].key_bits >= rows[name].key_bits, name
+        assert loose[name].first_positive_eps == rows[name].first_positive_eps, name
