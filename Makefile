@@ -33,12 +33,20 @@ doctest: $(STAMP)
 lint: $(STAMP) layers
 	$(VENV)/bin/ruff check .
 
+# The long runs `make test` leaves out: the CLI fuzz campaign, 20 SIGKILL points of the station
+# network, 100 KME clients for 30 s, the KME nodes of a real network.
 fuzz: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m fuzz --run-fuzz tests
 
+# Every figure in README.md and docs/benchmarks.md comes from one of these (ratios in the same run).
 bench: $(STAMP)
-	$(PY) benchmarks/throughput.py
-	$(PY) benchmarks/distill.py
+	$(PY) benchmarks/throughput.py --end-to-end --e2e-reps 2
+	$(PY) benchmarks/distill.py --reps 3
+	$(PY) benchmarks/timetags.py --duration 60 --stream-seconds 240
+	$(PY) benchmarks/network.py --reps 3
+	$(PY) benchmarks/kme.py
+	$(PY) benchmarks/plan.py
+	$(PY) benchmarks/plan.py --days 365 --reps 1 --workers 1,2
 
 clean:
 	rm -rf out .pytest_cache .ruff_cache .hypothesis

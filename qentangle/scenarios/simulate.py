@@ -167,6 +167,13 @@ def run_pass(
 
     ``scenario`` is a preset name (``micius-2017``, ``micius-2020``) or a TOML path or a
     :class:`~qentangle.scenarios.Scenario`; ``overrides`` are ``section.key=value`` strings.
+
+    >>> result = run_pass("micius-2020", seed=1)
+    >>> data = result.to_dict()
+    >>> type(result.protocol).__name__, data["aborted"], data["protocol_result"]["keys_match"]
+    ('BBM92Result', False, True)
+    >>> 2.0 < data["coincidence_rate_hz"] < 2.3, 0.03 < data["qber"] < 0.06  # published: 2.2 Hz, 4.5 %
+    (True, True)
     """
     started = time.perf_counter()
     if not isinstance(scenario, Scenario):
