@@ -47,7 +47,7 @@ from qentangle import AuthenticationError, ClassicalChannel, KeyOptions, NoiseCo
 from qentangle.distill import binary_entropy, device_independent_rate, finite_key_length
 from qentangle.engines import ExactEngine
 from qentangle.plots import plot_s_vs_noise
-from qentangle.protocols.e91 import ALICE_ANGLES, BOB_ANGLES, KEY_PAIRS, TEST_PAIRS
+from qentangle.protocols.e91 import ALICE_ANGLES, BOB_ANGLES, KEY_PAIRS, KEY_ROUNDS, TEST_PAIRS
 from qentangle.protocols.session import open_session
 
 engine = ExactEngine()      # one engine: its outcome distributions are cached between runs
@@ -75,13 +75,20 @@ def within(observed, expected, stderr, what):
 # and 02). Alice chooses among $\{0, \pi/4, \pi/2\}$, Bob among $\{\pi/4, \pi/2, 3\pi/4\}$,
 # each with probability 1/3 and with their own random generator. For $\Phi^+$ the correlator is
 # $E(a,b)=\cos(a-b)$, so equal angles give equal bits. The grid below is built from the
-# module's own constants `KEY_PAIRS` and `TEST_PAIRS`:
+# module's own constants `KEY_PAIRS`, `KEY_ROUNDS` and `TEST_PAIRS` ("key*": an equal-angle pair
+# that gives key only with `key_rounds="all"`, see below):
 
 # %%
+DEFAULT_KEY_PAIRS = KEY_ROUNDS["chsh-inputs"]   # run_e91's default key_rounds
 roles = {}
 for i in range(len(ALICE_ANGLES)):
     for j in range(len(BOB_ANGLES)):
-        roles[i, j] = "key" if (i, j) in KEY_PAIRS else "test" if (i, j) in TEST_PAIRS else "-"
+        if (i, j) in DEFAULT_KEY_PAIRS:
+            roles[i, j] = "key"
+        elif (i, j) in KEY_PAIRS:
+            roles[i, j] = "key*"
+        else:
+            roles[i, j] = "test" if (i, j) in TEST_PAIRS else "-"
 
 lines = ["| Alice \\ Bob | " + " | ".join(angle_name(b) for b in BOB_ANGLES) + " |",
          "|---|" + "---|" * len(BOB_ANGLES)]
@@ -97,8 +104,13 @@ print(f"fraction of rounds that test CHSH:     {TEST_FRACTION}")
 print(f"discarded:                             {1 - KEY_FRACTION - TEST_FRACTION}")
 
 # %% [markdown]
-# Only $2/9$ of the pairs can become key: that is the price of testing the Bell inequality on
-# the same stream. (BBM92, notebook 04, keeps half of the pairs.) The four test pairs are
+# Only $1/9$ of the pairs become key, those at $(\pi/2, \pi/2)$: that is the price of testing
+# the Bell inequality on the same stream. (BBM92, notebook 04, keeps half of the pairs.) Alice's
+# $\pi/2$ is one of her CHSH inputs, so the bound that $S$ puts on Eve covers these bits. The
+# pairs at $(\pi/4, \pi/4)$ also agree, and `run_e91(..., key_rounds="all")` keeps them too
+# (twice the key), but Alice never uses $\pi/4$ in the Bell test: $S$ says nothing about those
+# bits, which then rest on basis symmetry alone (the result counts them as
+# `key_bits_basis_symmetry_only`). The four test pairs are
 # $(a,b)=(0,\pi/4)$, $(a,b')=(0,3\pi/4)$, $(a',b)=(\pi/2,\pi/4)$ and $(a',b')=(\pi/2,3\pi/4)$,
 # the optimal CHSH angles of notebook 02, where
 # $S=E(a,b)-E(a,b')+E(a',b)+E(a',b')=2\sqrt2$ for a perfect pair.
@@ -135,7 +147,7 @@ print("                   bits:    ", " ".join(f"{b:>4}" for b in bob.bits))
 # %%
 def masks(settings_a, settings_b):
     key = np.zeros(settings_a.size, dtype=bool)
-    for i, j in KEY_PAIRS:
+    for i, j in DEFAULT_KEY_PAIRS:
         key |= (settings_a == i) & (settings_b == j)
     test = np.zeros(settings_a.size, dtype=bool)
     for i, j in TEST_PAIRS:
@@ -207,7 +219,7 @@ print(f"pre-shared key spent on authentication so far: {tampered.auth_key_bits_u
 # ## A full run
 #
 # Now the real thing: `run_e91` with 300 000 pairs of a perfect $\Phi^+$ source. The number of
-# key and test rounds is random (binomial), with means $2N/9$ and $4N/9$.
+# key and test rounds is random (binomial), with means $N/9$ and $4N/9$.
 
 # %%
 N = 300_000
@@ -450,7 +462,8 @@ plt.show()
 # only the detected pairs (fair sampling, as in the Micius experiments of notebook 06) cannot
 # claim it.
 #
-# **Summary.** E91 spends 2/9 of the pairs on the key and 4/9 on a Bell test; the run aborts
+# **Summary.** E91 spends 1/9 of the pairs on the key (2/9 with `key_rounds="all"`, whose extra
+# bits $S$ does not cover) and 4/9 on a Bell test; the run aborts
 # unless $S$ is significantly above 2 and the QBER bound is below 11 %; the distillation chain
 # then turns the key rounds into identical secret keys, whose length accounts for every bit that
 # crossed the channel. The same run from the command line:

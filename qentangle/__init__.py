@@ -14,7 +14,8 @@ True
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from importlib import metadata as _metadata
+from typing import Any
 
 from qentangle.errors import (
     AuthenticationError,
@@ -24,7 +25,10 @@ from qentangle.errors import (
     ValidationError,
 )
 
-__version__ = "0.2.0"
+try:  # one home for the version: pyproject.toml, as installed
+    __version__ = _metadata.version("qentangle")
+except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 # name -> module that owns it. One line a name; the module is imported on first use.
 _LAZY: dict[str, str] = {
@@ -32,6 +36,7 @@ _LAZY: dict[str, str] = {
     "NoiseConfig": "qentangle.noise",
     "predicted_S": "qentangle.theory",
     "predicted_correlator": "qentangle.theory",
+    "predicted_qber": "qentangle.theory",
     # protocols
     "run_chsh": "qentangle.protocols.chsh",
     "chsh_sweep": "qentangle.protocols.chsh",
@@ -47,11 +52,29 @@ _LAZY: dict[str, str] = {
     "ClassicalChannel": "qentangle.channel",
     "distill": "qentangle.distill",
     "distill_two_basis": "qentangle.distill",
+    "finite_key_analyses": "qentangle.distill",
+    # clicks to keys (time tags)
+    "simulate_clicks": "qentangle.timetags",
+    "read_clicks": "qentangle.timetags",
+    "write_clicks": "qentangle.timetags",
+    "synchronize": "qentangle.timetags",
+    "find_coincidences": "qentangle.timetags",
+    "run_on_clicks": "qentangle.protocols.clicks",
     # satellite scenarios
     "load_scenario": "qentangle.scenarios",
     "list_presets": "qentangle.scenarios",
     "apply_overrides": "qentangle.scenarios",
     "run_pass": "qentangle.scenarios.simulate",
+    "run_passes": "qentangle.scenarios.multipass",
+    "run_pass_timetags": "qentangle.scenarios.timetags",
+    # stations as processes, keys for applications, mission planning
+    "start_network": "qentangle.network.nodes",
+    "network_status": "qentangle.network.nodes",
+    "stop_network": "qentangle.network.nodes",
+    "send_message": "qentangle.kme",
+    "receive_message": "qentangle.kme",
+    "load_plan": "qentangle.plan",
+    "run_plan": "qentangle.plan",
     # figures
     "plots": "qentangle.plots",
 }
@@ -80,17 +103,3 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
-
-if TYPE_CHECKING:  # names for type checkers and IDEs; never executed
-    from qentangle import plots
-    from qentangle.channel import ClassicalChannel
-    from qentangle.distill import distill, distill_two_basis
-    from qentangle.noise import NoiseConfig
-    from qentangle.protocols.attacks import EntanglingProbe, FakeSource, InterceptResend
-    from qentangle.protocols.bbm92 import run_bbm92
-    from qentangle.protocols.chsh import ChshResult, chsh_sweep, run_bell_test, run_chsh
-    from qentangle.protocols.e91 import run_e91
-    from qentangle.protocols.keying import KeyOptions
-    from qentangle.scenarios import apply_overrides, list_presets, load_scenario
-    from qentangle.scenarios.simulate import run_pass
-    from qentangle.theory import predicted_correlator, predicted_S

@@ -49,6 +49,12 @@ CHSH_SIGNS = np.array([1, -1, 1, 1])  # S = E(a,b) - E(a,b') + E(a',b) + E(a',b'
 EQUAL = np.array([1.0, -1.0, -1.0, 1.0])  # +1 when bit_a == bit_b, per outcome code 0..3
 #: Prepared (bit_a, bit_b) of each readout-calibration circuit, in order.
 CALIBRATION_STATES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 0), (1, 1))
+#: The two key bases, by index: 0 = z (Bloch angle 0), 1 = x (pi/2); the one spelling everywhere.
+#: (Here, not in :mod:`qentangle.states`, so that the key stage needs no Qiskit.)
+BASIS_NAMES: tuple[str, ...] = ("z", "x")
+BASIS_ANGLES: tuple[float, ...] = (0.0, math.pi / 2)
+#: <ZZ> and <XX> of each noiseless Bell state (<ZX> = <XZ> = 0, the marginals vanish).
+BELL_ZZ_XX: dict[str, tuple[int, int]] = {"phi+": (1, 1), "phi-": (1, -1), "psi+": (-1, 1), "psi-": (-1, -1)}
 
 
 # ---------------------------------------------------------------------------------- outcomes

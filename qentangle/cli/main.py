@@ -151,7 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{command}: error: {_os_error_line(error)}\n")
         return EXIT_BAD_INPUT
     finally:
-        if previous_term is not None:
+        if running_as_program() and previous_term is not None:
+            # The command is over (its files complete): an interrupt during shutdown changes nothing.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        elif previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
 
 

@@ -7,7 +7,11 @@ node to start, in order; default source, bob, alice). ``[link]``: ``pair_rate_hz
 ``loss_db`` (coincidences per second = pair rate * 10^(-loss/10)) and ``depolarizing`` (QBER =
 depolarizing / 2). ``[keys]``: ``rounds_per_block``, ``key_bytes``, ``ec`` (``cascade``, the
 default, or ``ldpc``), ``sample_fraction``, ``eps_sec``, ``eps_cor`` and
-``auth_key_mib`` (the bootstrap authentication key); ``timeout_s`` (how long a station waits
+``auth_key_mib`` (the bootstrap authentication key; ``auth_key_kib``, when set, gives it in KiB
+instead, down to one pad window: a small bootstrap key shows replenishment at work),
+``auth_window_pads`` (pads per direction reserved by each connection) and
+``auth_reserve_pads`` (the stations set distilled bits aside whenever fewer pads than this
+remain, at most half of each block); ``timeout_s`` (how long a station waits
 for the other station or the source before it aborts the block and reconnects).
 
 >>> config = load_config("lab")
@@ -58,6 +62,9 @@ class NetworkConfig:
     eps_sec: float = 1e-10
     eps_cor: float = 1e-15
     auth_key_mib: int = 32
+    auth_key_kib: int = 0
+    auth_window_pads: int = 8192
+    auth_reserve_pads: int = 65536
     timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
@@ -77,6 +84,11 @@ class NetworkConfig:
         check_range("eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
         check_range("eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
         check_positive_int("auth_key_mib", self.auth_key_mib, minimum=1)
+        check_positive_int("auth_window_pads", self.auth_window_pads, minimum=256)
+        check_positive_int("auth_reserve_pads", self.auth_reserve_pads, minimum=0)
+        if self.auth_key_kib:
+            smallest = -(-(66 + 16 * 2 * self.auth_window_pads) // 1024)  # hash key + one window
+            check_positive_int("auth_key_kib", self.auth_key_kib, minimum=smallest)
         check_range("timeout_s", self.timeout_s, 0.1, 3600.0)
         for name, port in self.ports.items():
             check_range(f"ports.{name}", port, 0, 65535)
@@ -90,6 +102,11 @@ class NetworkConfig:
     def qber(self) -> float:
         """The expected QBER of the depolarized pairs."""
         return self.depolarizing / 2
+
+    @property
+    def auth_key_bytes(self) -> int:
+        """Bytes of the bootstrap authentication key."""
+        return (self.auth_key_kib << 10) if self.auth_key_kib else (self.auth_key_mib << 20)
 
     @property
     def block_seconds(self) -> float:

@@ -48,7 +48,7 @@ KEY_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://qentangle.invalid/net
 
 ROLES = ("master", "slave")
 BLOCK_STATES = ("pending", "stored")
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2  # 2: the auth_pads table (a version 1 store gains it on opening)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (
@@ -73,6 +73,12 @@ CREATE TABLE IF NOT EXISTS keys (
 );
 CREATE INDEX IF NOT EXISTS keys_available ON keys (block_seq, idx) WHERE allocation IS NULL;
 CREATE INDEX IF NOT EXISTS keys_allocation ON keys (allocation, position) WHERE allocation IS NOT NULL;
+-- Authentication pads set aside from a block (never keys, never delivered): one row per block,
+-- written in the block's transaction; the pad pool appends them in block ID order.
+CREATE TABLE IF NOT EXISTS auth_pads (
+    block_seq INTEGER PRIMARY KEY REFERENCES blocks(seq),
+    pads BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS allocations (
     key_id TEXT PRIMARY KEY,
     master_sae TEXT NOT NULL,
@@ -256,6 +262,7 @@ class KeyStore:
         key_bytes: int,
         params: dict[str, Any],
         state: str = "stored",
+        auth_pads: bytes = b"",
     ) -> list[str]:
         """Store a distilled block and its keys in one transaction; return the key IDs.
 
@@ -269,6 +276,10 @@ class KeyStore:
 
         ``state="pending"`` stores the block for a two-phase agreement between stations: its
         keys are never allocated until :meth:`confirm_block`; :meth:`drop_block` removes it.
+
+        ``auth_pads``: distilled bits the stations set aside to replenish their authentication
+        key, stored with the block in the same transaction and never made keys
+        (:meth:`auth_pads`).
         """
         state = _check_block_state(state)
         if not isinstance(block_id, str) or not block_id or len(block_id) > 200:
@@ -302,6 +313,8 @@ class KeyStore:
                 (block_id, 8 * len(payload), key_bytes, count, digest, params_text, state, time.time()),
             )
             seq = cursor.lastrowid
+            if auth_pads:
+                db.execute("INSERT INTO auth_pads (block_seq, pads) VALUES (?, ?)", (seq, bytes(auth_pads)))
             db.executemany(
                 "INSERT INTO keys (key_id, block_seq, idx, size_bytes, bits) VALUES (?, ?, ?, ?, ?)",
                 (
@@ -337,8 +350,21 @@ class KeyStore:
             if used:
                 raise KeyStoreError(f"block {block_id!r} has {used} allocated key(s) and cannot be dropped")
             db.execute("DELETE FROM keys WHERE block_seq = ?", (row[0],))
+            db.execute("DELETE FROM auth_pads WHERE block_seq = ?", (row[0],))
             db.execute("DELETE FROM blocks WHERE seq = ?", (row[0],))
         return True
+
+    def auth_pads(self) -> bytes:
+        """The authentication pads of every ``stored`` block, concatenated in block ID order.
+
+        Blocks only grow in ID, so the result only grows at its end: both stations, holding
+        the same stored blocks, read the same bytes (a ``pending`` block adds nothing).
+        """
+        rows = self._read(
+            "SELECT a.pads FROM auth_pads a JOIN blocks b ON b.seq = a.block_seq"
+            " WHERE b.state = 'stored' ORDER BY b.block_id"
+        )
+        return b"".join(row[0] for row in rows)
 
     def has_block(self, block_id: str) -> bool:
         """Whether the block ``block_id`` is stored (whole: blocks are never half stored)."""
@@ -781,6 +807,8 @@ def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
             db.execute(
                 "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)", (str(_SCHEMA_VERSION),)
             )
+        elif row[0] == "1":  # the tables of version 2 were created above
+            db.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (str(_SCHEMA_VERSION),))
         elif row[0] != str(_SCHEMA_VERSION):
             raise sqlite3.DatabaseError(f"schema version {row[0]}, expected {_SCHEMA_VERSION}")
         db.execute("PRAGMA quick_check").fetchone()

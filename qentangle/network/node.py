@@ -83,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         raise _Stop
 
     signal.signal(signal.SIGTERM, on_term)
+    profile = None
+    if os.environ.get("QENTANGLE_NODE_PROFILE"):  # cProfile of the whole node, to DIR/profile.pstats
+        import cProfile
+
+        profile = cProfile.Profile()
+        profile.enable()
     try:
         directory.mkdir(parents=True, exist_ok=True)
         logging.basicConfig(
@@ -106,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("qentangle.network").error("%s", message)
         return EXIT_FAULT
     finally:
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(directory / "profile.pstats")
         if "lock" in locals():
             os.close(lock)
 

@@ -1,7 +1,8 @@
 """Ground stations: each receives its own detection records and runs BBM92 with the other.
 
 Alice connects to Bob over TCP. Each block, both fetch their own records of the block from the
-source, then run *the same party programs as the in-process protocol*: sifting, then
+source, then run *the same party programs as the in-process protocol*: sifting
+(:func:`qentangle.protocols.sifting.bbm92_sift_party`, as the click path runs it), then
 :func:`qentangle.protocols.keying.block_party` (estimation, abort rules, LDPC error correction,
 verification, privacy amplification), every message through an
 :class:`~qentangle.network.transport.AuthenticatedConnection`.
@@ -39,49 +40,29 @@ from typing import Any
 
 import numpy as np
 
-from qentangle.channel_transport import PartyEnd, PartyProgram, ProtocolMismatch, Recv, run_party
+from qentangle.channel_transport import PartyEnd, PartyProgram, ProtocolMismatch, run_party
 from qentangle.errors import AuthenticationError, QentangleError
 from qentangle.files import write_atomic
 from qentangle.network.config import NetworkConfig
 from qentangle.network.keystore import KeyStore
 from qentangle.network.transport import (
+    PAD_BYTES,
     AuthenticatedConnection,
     MessageRejected,
     PadPool,
     TransportTimeout,
+    replenish_bytes,
 )
 from qentangle.network.wire import ConnectionClosed, WireError, recv_value, send_value
-from qentangle.protocols.endpoints import pack_settings, unpack_settings
 from qentangle.protocols.keying import KeyOptions, block_party
-from qentangle.states import BASIS_ANGLES, ideal_correlator
+from qentangle.protocols.sifting import bbm92_sift_party
 
-PER_DIRECTION = 8192  # pads per direction in one connection's window
-_WINDOW_RESERVE = 2048  # reconnect for a fresh window when fewer pads than this are left
+PER_DIRECTION = 8192  # default pads per direction in one connection's window (config auth_window_pads)
 log = logging.getLogger("qentangle.network.station")
 
 
-def sift_party(
-    end: PartyEnd, settings: np.ndarray, bits: np.ndarray, state: str = "phi+"
-) -> PartyProgram[tuple[np.ndarray, np.ndarray]]:
-    """One station's half of BBM92 sifting: both announce their bases, keep the matching rounds.
-
-    Returns this station's sifted bits (Bob flips a basis where the ideal state is
-    anti-correlated) and the public basis label of each.
-    """
-    packed = pack_settings(settings, 1)
-    if end.role == "alice":
-        end.send("alice", "sift/settings", packed)
-        other = unpack_settings((yield Recv("sift/settings")), 1, settings.size)
-    else:
-        other = unpack_settings((yield Recv("sift/settings")), 1, settings.size)
-        end.send("bob", "sift/settings", packed)
-    kept = settings == other
-    labels = settings.compress(kept)
-    key = bits.compress(kept)
-    if end.role == "bob":
-        flips = np.array([ideal_correlator(state, b, b) < 0 for b in BASIS_ANGLES], dtype=np.uint8)
-        key = key ^ flips[labels]
-    return key, labels
+#: Old name of the shared sifting program (its home is qentangle.protocols.sifting).
+sift_party = bbm92_sift_party
 
 
 def station_block_party(
@@ -93,7 +74,7 @@ def station_block_party(
     rng: np.random.Generator | None = None,
 ) -> PartyProgram[tuple[Any, Any, int]]:
     """Sifting, then the protocol's own :func:`~qentangle.protocols.keying.block_party`."""
-    key, labels = yield from sift_party(end, settings, bits)
+    key, labels = yield from bbm92_sift_party(end, settings, bits)
     estimate, side = yield from block_party(
         end, key, options, (options.eps_sec, options.eps_cor), labels=labels, rng=rng
     )
@@ -130,7 +111,7 @@ class Station:
         self.config, self.role, self.directory = config, role, Path(directory)
         self.network_id = network_id
         self.store = KeyStore.open(self.directory / "keys.sqlite", owner="station")
-        self.pool = PadPool(self.directory)
+        self.pool = PadPool(self.directory, self.store)  # bootstrap key, then replenished pads
         self.options = KeyOptions(
             sample_fraction=config.sample_fraction,
             ec=config.ec,
@@ -267,11 +248,11 @@ class Station:
         ):
             raise MessageRejected("malformed", "set-up messages of another network")
         start = max(int(alice["next_pad"]), int(bob["next_pad"]))
-        window = self.pool.reserve(start, 2 * PER_DIRECTION)
+        window = self.pool.reserve(start, 2 * self.config.auth_window_pads)
         if window != start:  # our own mark was ahead of what we announced: refuse, retry
             raise MessageRejected("malformed", "pad marks moved during set-up")
         connection = AuthenticatedConnection(
-            sock, self.role, self.pool, window, PER_DIRECTION, timeout=self.timeout
+            sock, self.role, self.pool, window, self.config.auth_window_pads, timeout=self.timeout
         )
         # Authenticate what both saw of the set-up before acting on it.
         if self.role == "alice":
@@ -343,26 +324,34 @@ class Station:
             "ec": self.options.ec,
         }
         block_id = self.block_id(block)
-        if self.role == "alice":
+        if self.role == "alice":  # replenishment: the first `auth` bytes become pads, never keys
+            auth = replenish_bytes(self.pool, self.config.auth_reserve_pads, len(data), self.config.key_bytes)
             self.store.commit_block(
-                block_id, data, key_bytes=self.config.key_bytes, params=params, state="pending"
+                block_id, data[auth:], key_bytes=self.config.key_bytes, params=params, state="pending",
+                auth_pads=data[:auth],
             )
-            connection.send_message("commit/propose", block_id, 0)
+            connection.send_message("commit/propose", [block_id, auth], 0)
             kind, answer, _ = connection.recv_message()
             if kind != "commit/done" or answer != block_id:
                 raise ProtocolMismatch(f"bob answered {kind!r} to the commit of {block_id}")
             self.store.confirm_block(block_id)
         else:
             kind, proposed, _ = connection.recv_message()
-            if kind != "commit/propose" or proposed != block_id:
+            if kind != "commit/propose" or not isinstance(proposed, list) or proposed[:1] != [block_id]:
                 raise ProtocolMismatch(f"alice proposed {proposed!r}, bob expected {block_id}")
-            self.store.commit_block(block_id, data, key_bytes=self.config.key_bytes, params=params)
+            auth = proposed[1] if len(proposed) == 2 and type(proposed[1]) is int else -1
+            if not 0 <= auth <= len(data) - self.config.key_bytes or auth % PAD_BYTES:
+                raise ProtocolMismatch(f"alice set aside {auth!r} bytes of a {len(data)}-byte key")
+            self.store.commit_block(
+                block_id, data[auth:], key_bytes=self.config.key_bytes, params=params, auth_pads=data[:auth]
+            )
             connection.send_message("commit/done", block_id, 0)
         self._count_stored(block_id)
         log.info("block %d stored: %d bits", block, side.key.size)
 
     def _count_stored(self, block_id: str) -> None:
         info = self.store.block_info(block_id) or {}
+        self.pool.refresh()  # the block's authentication pads, if any
         self.stats.blocks_stored += 1
         self.stats.keys_stored += int(info.get("key_count", 0))
         self.stats.bits_stored += 8 * int(info.get("key_count", 0)) * int(info.get("key_bytes", 0))
@@ -371,7 +360,8 @@ class Station:
     def serve(self, connection: AuthenticatedConnection, block: int, stop: Any) -> None:
         """Blocks one after another on one connection, until its pad window runs low."""
         while not stop():
-            if PER_DIRECTION - max(connection.sent, connection.expected) < _WINDOW_RESERVE:
+            left = self.config.auth_window_pads - max(connection.sent, connection.expected)
+            if left < self.config.auth_window_pads // 4:
                 return  # reconnect for a fresh window
             self.run_block(connection, block)
             block += 1

@@ -8,7 +8,9 @@ Every classical message is one frame::
 The tag is the package's Wegman-Carter authenticator (:mod:`qentangle.channel`): the
 polynomial hash over GF(2^521 - 1) of the direction byte and the body, keyed by the 66-byte
 hash key at the start of the pre-shared key, reduced to 128 bits and masked by a one-time pad.
-Pads come from the pre-shared pool (:class:`PadPool`): each connection works in a window of
+Pads come from the pre-shared pool (:class:`PadPool`): the bootstrap key's pads, then the pads
+the stations set aside from their stored blocks (replenishment, agreed in the block's
+two-phase commit). Each connection works in a window of
 pads agreed at its set-up and persisted *before* use, so no pad is ever used twice, across
 reconnections and restarts included. Alice -> Bob message ``seq`` uses pad ``window + seq``,
 Bob -> Alice uses ``window + per_direction + seq``.
@@ -26,13 +28,16 @@ import os
 import socket
 import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qentangle.channel import PRIME as _PRIME
 from qentangle.channel import TAG_BITS, polynomial_hash
 from qentangle.errors import AuthenticationError, QentangleError
 from qentangle.files import write_atomic
 from qentangle.network.wire import ConnectionClosed, WireError, decode, encode, recv_frame, send_frame
+
+if TYPE_CHECKING:
+    from qentangle.network.keystore import KeyStore
 
 HASH_KEY_BYTES = 66
 PAD_BYTES = TAG_BITS // 8
@@ -60,10 +65,16 @@ class PadPool:
     mode 0600); ``DIR/auth.json`` holds ``next_pad``, the first pad never handed out. Windows
     are reserved by moving the mark forward and writing it atomically (fsync) before any pad of
     the window is used, so a crash can waste pads but never reuse one.
+
+    With a key ``store``, pads ``capacity_bootstrap`` and on are the replenished ones: the
+    :meth:`~qentangle.network.keystore.KeyStore.auth_pads` of the stored blocks, which only
+    grow at their end, so a pad's index never changes its value (:meth:`refresh` reads new ones).
     """
 
-    def __init__(self, directory: str | Path) -> None:
+    def __init__(self, directory: str | Path, store: KeyStore | None = None) -> None:
         self.directory = Path(directory)
+        self.store = store
+        self._extra = b""
         key_path = self.directory / "auth.key"
         try:
             self._key = key_path.read_bytes()
@@ -74,7 +85,9 @@ class PadPool:
         if len(self._key) < HASH_KEY_BYTES + 64 * PAD_BYTES:
             raise QentangleError(f"authentication key {str(key_path)!r} is too short")
         self.hash_key = int.from_bytes(self._key[:HASH_KEY_BYTES], "little") % (_PRIME - 1) + 1
-        self.capacity = (len(self._key) - HASH_KEY_BYTES) // PAD_BYTES
+        self.capacity_bootstrap = (len(self._key) - HASH_KEY_BYTES) // PAD_BYTES
+        self.capacity = self.capacity_bootstrap
+        self.refresh()
         self._mark_path = self.directory / "auth.json"
         try:
             self.next_pad = int(json.loads(self._mark_path.read_text())["next_pad"])
@@ -91,6 +104,20 @@ class PadPool:
             directory.mkdir(parents=True, exist_ok=True)
             write_atomic(directory / "auth.key", key, mode=0o600)
             write_atomic(directory / "auth.json", b'{"next_pad": 0}', mode=0o600)
+
+    def refresh(self) -> None:
+        """Take in the pads of blocks stored since the last call (from the key store)."""
+        if self.store is not None:
+            extra = self.store.auth_pads()
+            if not extra.startswith(self._extra):  # pads already counted changed: never use them
+                raise QentangleError("the replenished authentication pads changed under the pool")
+            self._extra = extra
+            self.capacity = self.capacity_bootstrap + len(extra) // PAD_BYTES
+
+    @property
+    def replenished(self) -> int:
+        """Pads taken from distilled key so far (beyond the bootstrap key)."""
+        return self.capacity - self.capacity_bootstrap
 
     @property
     def remaining(self) -> int:
@@ -110,8 +137,29 @@ class PadPool:
 
     def pad(self, index: int) -> int:
         """The one-time pad number ``index`` (an integer of 128 bits)."""
-        start = HASH_KEY_BYTES + PAD_BYTES * index
-        return int.from_bytes(self._key[start : start + PAD_BYTES], "little")
+        if not 0 <= index < self.capacity:
+            raise QentangleError(f"pad {index} is beyond the authentication key ({self.capacity} pads)")
+        if index < self.capacity_bootstrap:
+            start = HASH_KEY_BYTES + PAD_BYTES * index
+            return int.from_bytes(self._key[start : start + PAD_BYTES], "little")
+        start = PAD_BYTES * (index - self.capacity_bootstrap)
+        return int.from_bytes(self._extra[start : start + PAD_BYTES], "little")
+
+
+def replenish_bytes(pool: PadPool, reserve_pads: int, key_length: int, key_bytes: int) -> int:
+    """Bytes of a block's final key to set aside as pads (a multiple of :data:`PAD_BYTES`).
+
+    Enough to bring the pool back to ``reserve_pads`` unused pads, but at most half the block
+    and never so much that less than one ``key_bytes`` key is left.
+
+    >>> class Pool:
+    ...     remaining = 1000
+    >>> replenish_bytes(Pool(), 1010, 4096, 32), replenish_bytes(Pool(), 100_000, 4096, 32)
+    (160, 2048)
+    """
+    missing = max(0, int(reserve_pads) - pool.remaining) * PAD_BYTES
+    room = min(key_length // 2, key_length - key_bytes)
+    return max(0, min(missing, room)) // PAD_BYTES * PAD_BYTES
 
 
 class AuthenticatedConnection:

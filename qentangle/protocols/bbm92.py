@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from qentangle.analysis import qber_stats
+from qentangle.analysis import BASIS_ANGLES, BASIS_NAMES, qber_stats
 from qentangle.engines import Engine
 from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
@@ -31,8 +31,8 @@ from qentangle.params import Param
 from qentangle.protocols.keying import BasisFigures, KeyOptions, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
+from qentangle.protocols.sifting import bbm92_sift, bob_flips
 from qentangle.rng import SeedLike
-from qentangle.states import BASIS_ANGLES, BASIS_NAMES, ideal_correlator
 
 BASES = BASIS_ANGLES  # index 0 = Z, 1 = X
 P_Z = Param("p_z", float, low=0.0, high=1.0, low_open=True, high_open=True, default=0.5, metavar="P",
@@ -137,18 +137,17 @@ def run_bbm92(
     )
     alice, bob = session.alice, session.bob
     # Bob flips his bit in a basis where the ideal state is anti-correlated (known to both).
-    flips = np.array([ideal_correlator(state, b, b) < 0 for b in BASES], dtype=np.uint8)
+    flips = bob_flips(state)
     label_parts: list[np.ndarray] = []  # public: the basis of each sifted round, in order
 
     for _ in session.stream(chunk, progress=progress, label="bbm92"):
         bob_view = session.announce_settings("alice")
         alice_view = session.announce_settings("bob")
-        # (ndarray.compress: the same as boolean indexing, several times faster here)
-        alice_kept = alice.settings == alice_view
-        alice.key_parts.append(alice.bits.compress(alice_kept))
-        label_parts.append(alice.settings.compress(alice_kept))
-        bob_kept = bob.settings == bob_view
-        bob.key_parts.append(_flipped(bob.bits.compress(bob_kept), bob.settings.compress(bob_kept), flips))
+        # The one sifting rule (qentangle.protocols.sifting), each side on its own data.
+        alice_key, labels = bbm92_sift("alice", alice.settings, alice_view, alice.bits, flips)
+        alice.key_parts.append(alice_key)
+        label_parts.append(labels)
+        bob.key_parts.append(bbm92_sift("bob", bob.settings, bob_view, bob.bits, flips)[0])
 
     alice_bits, bob_bits = alice.key(), bob.key()
     alice.key_parts, bob.key_parts = [alice_bits], [bob_bits]
@@ -180,13 +179,6 @@ def run_bbm92(
         sample_x=figures[1].sample_bits,
         readout=readout,
     )
-
-
-def _flipped(bits: np.ndarray, bases: np.ndarray, flips: np.ndarray) -> np.ndarray:
-    """``bits`` with Bob's flip of each basis applied (no copy of a table look-up per bit)."""
-    if flips[0] == flips[1]:
-        return bits ^ flips[0] if flips[0] else bits
-    return bits ^ (bases if flips[1] else bases ^ 1)
 
 
 def _readout_figures(alice_bits, bob_bits, labels, flips, confusion) -> dict[str, Any]:

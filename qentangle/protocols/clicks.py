@@ -37,16 +37,27 @@ import numpy as np
 
 from qentangle.analysis import analyse_chsh, chsh_lower_bound, chsh_orientation, tally
 from qentangle.channel import ClassicalChannel
+from qentangle.channel_transport import run_lockstep
 from qentangle.distill.finite_key import device_independent_phase_error, phase_error_failure
 from qentangle.errors import AuthenticationError, ValidationError, check_choice, check_range
 from qentangle.params import Param
 from qentangle.progress import progress_bar
 from qentangle.protocols.bbm92 import BASES, BBM92Result
-from qentangle.protocols.e91 import ALICE_ANGLES, BOB_ANGLES, BOB_FRAME, TEST_PAIRS, E91Result
+from qentangle.protocols.e91 import (
+    ALICE_ANGLES,
+    BOB_ANGLES,
+    BOB_FRAME,
+    CHSH_INPUTS_ALICE,
+    KEY_ROUNDS,
+    PHASE_ESTIMATES,
+    TEST_PAIRS,
+    E91Result,
+)
 from qentangle.protocols.keying import BasisFigures, KeyOptions, block_plan, finish_key
 from qentangle.protocols.results import RunSummary
-from qentangle.rng import SeedLike, spawn_generators
-from qentangle.states import check_state, ideal_correlator, optimal_chsh_angles
+from qentangle.protocols.sifting import bbm92_sift_party, e91_sift, e91_test_index
+from qentangle.rng import SeedLike, party_streams
+from qentangle.states import check_state, optimal_chsh_angles
 from qentangle.timetags.coincidences import ClockModel, accidentals, match
 from qentangle.timetags.events import Clicks, DetectorMap, resolve
 from qentangle.timetags.sync import SyncError, SyncResult, synchronize
@@ -162,10 +173,16 @@ class ClickRunResult:
 
 
 def open_parties(seed: SeedLike = None) -> _Parties:
-    """Alice, Bob (their generators) and the authenticated channel between them."""
-    rng_a, rng_b, rng_channel = spawn_generators(seed, 3)
+    """Alice, Bob (their generators) and the authenticated channel between them.
+
+    The streams follow :func:`qentangle.rng.party_streams` (alice, bob, channel), the one seed
+    layout of every protocol.
+    """
+    streams = party_streams(seed)
     return _Parties(
-        ClassicalChannel.with_random_key(rng_channel), _Party("alice", rng_a), _Party("bob", rng_b)
+        ClassicalChannel.with_random_key(streams.channel),
+        _Party("alice", streams.alice),
+        _Party("bob", streams.bob),
     )
 
 
@@ -184,12 +201,14 @@ def run_on_clicks(
     s_sigmas: float = 3.0,
     seed: SeedLike = None,
     progress: bool | None = None,
+    key_rounds: str = "chsh-inputs",
 ) -> ClickRunResult:
     """Synchronise, find coincidences, sift and distil (or test CHSH) from two stations' clicks.
 
     ``window_s`` is the full coincidence width (default: the one the synchronisation measures,
     six peak widths). ``sync_options`` go to :func:`~qentangle.timetags.sync.synchronize`
     (``max_offset_s``, ``max_drift_ppm``, ``resolution_ps``, ``path_difference``, ``prior``).
+    ``key_rounds`` is E91's choice of key rounds (see :func:`qentangle.protocols.e91.run_e91`).
     """
     check_choice("protocol", protocol, CLICK_PROTOCOLS)
     state = check_state(state)
@@ -213,6 +232,7 @@ def run_on_clicks(
         key_options=key_options,
         s_sigmas=s_sigmas,
         progress=progress,
+        key_rounds=key_rounds,
     )
 
 
@@ -320,9 +340,14 @@ def protocol_on_coincidences(
     key_options: KeyOptions | None = None,
     s_sigmas: float = 3.0,
     progress: bool | None = None,
+    key_rounds: str = "chsh-inputs",
 ) -> ClickRunResult:
-    """Steps 3 and 4: each side's outcomes from its patterns, then the protocol over the channel."""
+    """Steps 3 and 4: each side's outcomes from its patterns, then the protocol over the channel.
+
+    E91 keys on ``key_rounds`` (default ``"chsh-inputs"``, as :func:`~qentangle.protocols.e91.run_e91`).
+    """
     check_choice("protocol", protocol, CLICK_PROTOCOLS)
+    check_choice("key_rounds", key_rounds, tuple(KEY_ROUNDS))
     state = check_state(state)
     maps = maps or detector_maps(protocol, state)
     patterns_a = np.concatenate([m.patterns_a for m in matched])
@@ -348,7 +373,10 @@ def protocol_on_coincidences(
     if protocol == "bbm92":
         result = _bbm92(parties, state, maps, settings_a, bits_a, settings_b, bits_b, key_options, progress)
     elif protocol == "e91":
-        result = _e91(parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_sigmas, progress)
+        result = _e91(
+            parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_sigmas, progress,
+            key_rounds,
+        )
     else:
         result = _chsh(parties, state, maps, settings_a, bits_a, settings_b, bits_b)
     return ClickRunResult(protocol, tuple(matched), coincidences, result)
@@ -415,15 +443,13 @@ def _bbm92(
     for m in maps:
         if m.num_settings != 2 or not np.allclose(m.angles, BASES):
             raise ValidationError("BBM92 needs detector maps with the Z and X bases (angles 0 and pi/2)")
-    channel = parties.channel
     n = settings_a.size
-    b_view = np.unpackbits(channel.send("alice", "sift/settings", np.packbits(settings_a)), count=n)
-    a_view = np.unpackbits(channel.send("bob", "sift/settings", np.packbits(settings_b)), count=n)
-    kept_a, kept_b = settings_a == a_view, settings_b == b_view
-    labels = settings_a.compress(kept_a)
-    flips = np.array([ideal_correlator(state, b, b) < 0 for b in BASES], dtype=np.uint8)
-    alice_bits = bits_a.compress(kept_a)
-    bob_bits = bits_b.compress(kept_b) ^ flips[settings_b.compress(kept_b)]
+    # The stations' own party program (qentangle.protocols.sifting), in lockstep over the channel.
+    (alice_bits, labels), (bob_bits, _) = run_lockstep(
+        parties.channel,
+        lambda end: bbm92_sift_party(end, settings_a, bits_a, state),
+        lambda end: bbm92_sift_party(end, settings_b, bits_b, state),
+    )
     options = key_options or KeyOptions(estimation="ec")
     key = finish_key(parties, alice_bits, bob_bits, options, labels=labels, key_basis=None, progress=progress)
     sifted = np.bincount(labels, minlength=2)
@@ -445,25 +471,25 @@ def _bbm92(
 
 
 def _e91(
-    parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_sigmas, progress
+    parties, state, settings_a, bits_a, settings_b, bits_b, key_options, s_sigmas, progress,
+    key_rounds="chsh-inputs",
 ) -> E91Result:
-    """E91 on passive three-setting stations: key at equal angles, S from the four test pairs."""
-    from qentangle.protocols.e91 import _masks, _test_index
-
+    """E91 on passive three-setting stations: key at ``key_rounds``, S from the four test pairs."""
     channel = parties.channel
     sign, orientation = BOB_FRAME[state]
+    key_pairs = KEY_ROUNDS[key_rounds]
     n = settings_a.size
     b_view = channel.send("alice", "sift/settings", settings_a.astype(np.uint8))
     a_view = channel.send("bob", "sift/settings", settings_b.astype(np.uint8))
-    a_key, a_test = _masks(settings_a, a_view)
-    b_key, b_test = _masks(b_view, settings_b)
-    alice_key = bits_a.compress(a_key)
-    bob_key = bits_b.compress(b_key) ^ (1 if orientation < 0 else 0)
+    # The one sifting rule (qentangle.protocols.sifting), each side on its own data.
+    alice_key, a_key, a_test = e91_sift("alice", settings_a, a_view, bits_a, key_pairs, orientation)
+    bob_key, _, b_test = e91_sift("bob", b_view, settings_b, bits_b, key_pairs, orientation)
+    covered = int(np.isin(settings_a.compress(a_key), CHSH_INPUTS_ALICE).sum())
     revealed = np.unpackbits(
         channel.send("bob", "chsh/outcomes", np.packbits(bits_b.compress(b_test))), count=int(b_test.sum())
     )
     counts = tally(
-        _test_index(settings_a.compress(a_test), a_view.compress(a_test)),
+        e91_test_index(settings_a.compress(a_test), a_view.compress(a_test)),
         2 * bits_a.compress(a_test) + revealed,
     )
     stats = analyse_chsh(counts, TEST_SIGNS, orientation=int(orientation))
@@ -480,7 +506,7 @@ def _e91(
     elif not s_z >= s_sigmas:
         reason = f"S = {s_value:.3f} +- {s_err:.3f} is not {s_sigmas:g} standard errors above 2"
     _, eps_block, _ = block_plan(alice_key.size, options)
-    s_low = chsh_lower_bound(counts, s_value, phase_error_failure(eps_block))
+    s_low = chsh_lower_bound(counts, s_value, phase_error_failure(eps_block, estimates=PHASE_ESTIMATES))
     if reason is None and options.distill and s_low <= 2.0:
         reason = f"no device-independent key: the lower confidence bound on S is {s_low:.3f}, not above 2"
     s_point = min(4.0, max(-4.0, s_value)) if math.isfinite(s_value) else -4.0
@@ -503,6 +529,8 @@ def _e91(
             for (i, j), e, k in zip(TEST_PAIRS, stats.E, per_pair, strict=True)
         ),
         s_sigmas=s_sigmas,
+        key_rounds=key_rounds,
+        key_bits_covered=covered,
     )
 
 

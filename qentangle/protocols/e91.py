@@ -51,11 +51,12 @@ from qentangle.params import Param
 from qentangle.protocols.keying import KeyOptions, block_plan, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
+from qentangle.protocols.sifting import E91_KEY_PAIRS, e91_masks, e91_sift, e91_test_index
 from qentangle.rng import SeedLike
 
 ALICE_ANGLES = (0.0, math.pi / 4, math.pi / 2)
 BOB_ANGLES = (math.pi / 4, math.pi / 2, 3 * math.pi / 4)
-KEY_PAIRS = ((1, 0), (2, 1))  # (Alice index, Bob index) at equal angles
+KEY_PAIRS = E91_KEY_PAIRS  # (Alice index, Bob index) at equal angles
 CHSH_INPUTS_ALICE = (0, 2)  # Alice's settings that enter S
 # Which equal-angle pairs give key: only those where Alice's (the reference's) setting is a CHSH
 # input, or all of them (Alice's pi/4 bits then rest on basis symmetry alone).
@@ -196,16 +197,18 @@ def run_e91(
         # Public discussion: settings cross the channel, each side derives the same masks.
         bob_settings = session.announce_settings("alice")
         alice_view_of_bob = session.announce_settings("bob")
-        a_key, a_test = _masks(alice.settings, alice_view_of_bob, key_pairs)
-        b_key, b_test = _masks(bob_settings, bob.settings, key_pairs)
+        # The one sifting rule (qentangle.protocols.sifting), each side on its own data.
+        alice_key, a_key, a_test = e91_sift(
+            "alice", alice.settings, alice_view_of_bob, alice.bits, key_pairs, orientation
+        )
+        bob_key, _, b_test = e91_sift("bob", bob_settings, bob.settings, bob.bits, key_pairs, orientation)
         covered += int(np.isin(alice.settings.compress(a_key), CHSH_INPUTS_ALICE).sum())
-        alice.key_parts.append(alice.bits.compress(a_key))
-        bob_bits = bob.bits.compress(b_key)
-        bob.key_parts.append(bob_bits if orientation > 0 else bob_bits ^ 1)
+        alice.key_parts.append(alice_key)
+        bob.key_parts.append(bob_key)
         # Test rounds: Bob reveals his outcomes; Alice tallies the joint outcomes per pair.
         bob_test_bits = channel.send("bob", "chsh/outcomes", np.packbits(bob.bits.compress(b_test)))
         revealed = np.unpackbits(bob_test_bits, count=int(a_test.sum()))
-        pair_index = _test_index(alice.settings.compress(a_test), alice_view_of_bob.compress(a_test))
+        pair_index = e91_test_index(alice.settings.compress(a_test), alice_view_of_bob.compress(a_test))
         alice_counts += tally(pair_index, 2 * alice.bits.compress(a_test) + revealed)
 
     statistics = analyse_chsh(
@@ -264,16 +267,5 @@ def run_e91(
     )
 
 
-def _masks(
-    settings_a: np.ndarray, settings_b: np.ndarray, key_pairs: tuple[tuple[int, int], ...] = KEY_PAIRS
-) -> tuple[np.ndarray, np.ndarray]:
-    key = np.zeros(settings_a.size, dtype=bool)
-    for i, j in key_pairs:
-        key |= (settings_a == i) & (settings_b == j)
-    test = (settings_a != 1) & (settings_b != 1)
-    return key, test
-
-
-def _test_index(settings_a: np.ndarray, settings_b: np.ndarray) -> np.ndarray:
-    # Alice index 0 or 2 -> 0 or 1; Bob index 0 or 2 -> 0 or 1; pair index 2 * a + b.
-    return (settings_a >> 1).astype(np.intp) * 2 + (settings_b >> 1)
+# Old private names (their home is now qentangle.protocols.sifting); kept for one release.
+_masks, _test_index = e91_masks, e91_test_index

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qentangle.analysis import BASIS_NAMES
 from qentangle.channel_transport import PartyEnd, PartyProgram, Recv, run_lockstep
 from qentangle.distill.chain import (
     EC_METHODS,
@@ -57,7 +58,6 @@ from qentangle.errors import (
 )
 from qentangle.params import Param
 from qentangle.progress import progress_bar
-from qentangle.states import BASIS_NAMES
 
 if TYPE_CHECKING:
     from qentangle.distill.chain import DistillationResult

@@ -236,3 +236,25 @@ def test_interrupt_at_any_moment_is_one_line_and_exit_130(tmp_path, signum, dela
     assert done.stderr.count("\n") == 1 and "interrupted" in done.stderr and "Traceback" not in done.stderr
     leftovers = [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")]
     assert leftovers == []
+
+
+@pytest.mark.fuzz
+@pytest.mark.timeout(1800)
+def test_distill_out_interrupted_at_random_times_keeps_a_complete_set(tmp_path):
+    """`make fuzz`: SIGINT/SIGTERM at random moments of `distill --out` over an earlier set."""
+    rng = np.random.default_rng(13)
+    alice = rng.integers(0, 2, 400_000, dtype=np.uint8)
+    np.save(tmp_path / "a.npy", alice)
+    np.save(tmp_path / "b.npy", alice ^ (rng.random(alice.size) < 0.02).astype(np.uint8))
+    argv = ["distill", "a.npy", "b.npy", "--seed", "1", "--out", "out"]
+    assert subprocess.run([sys.executable, "-m", "qentangle.cli.main", *argv], cwd=tmp_path,
+                          capture_output=True, timeout=300).returncode == 0
+    complete = _contents(tmp_path / "out")
+    for _ in range(30):
+        old = _old_set(tmp_path / "out")
+        signum = signal.SIGINT if rng.random() < 0.5 else signal.SIGTERM
+        done = _signal_run(tmp_path, argv, signum, float(rng.uniform(0.2, 8.0)))
+        after = _contents(tmp_path / "out")
+        assert after in (old, complete), (done.returncode, sorted(after))
+        assert done.returncode in (0, 130) and "Traceback" not in done.stderr, done.stderr
+        assert not [p.name for p in tmp_path.rglob(".*")]
