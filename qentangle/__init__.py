@@ -50,7 +50,7 @@ _LAZY: dict[str, str] = {
     "KeyOptions": "qentangle.protocols.keying",
     # classical post-processing (no Qiskit)
     "ClassicalChannel": "qentangle.channel",
-    "distill": "qentangle.distill",
+    "distill": "qentangle.distill",  # the subpackage: q.distill.distill(alice, bob, channel, ...)
     "distill_two_basis": "qentangle.distill",
     "finite_key_analyses": "qentangle.distill",
     # clicks to keys (time tags)

@@ -109,6 +109,9 @@ def _status(args: argparse.Namespace) -> int:
         if "keys" in info:
             line += f" blocks {info.get('stored_blocks', 0):5d}  keys {info['keys']:7d}"
             line += f"  rate {info.get('key_rate_bps', 0.0):10.1f} bit/s"
+            if info.get("pads_remaining") is not None:  # the authentication key pool
+                line += f"  auth pads {info['pads_remaining']} left"
+                line += f" ({info.get('pads_replenished', 0)} replenished)"
             rejected = info.get("rejected") or {}
             if rejected:
                 line += "  rejected " + json.dumps(rejected, sort_keys=True)

@@ -142,3 +142,15 @@ def test_keys_shrink_as_eps_tightens(rows):
     for name in ANALYSES:
         assert loose[name].key_bits >= rows[name].key_bits, name
         assert loose[name].first_positive_eps == rows[name].first_positive_eps, name
+
+
+def test_why_the_default_keeps_more_than_lim_2021():
+    """The docstring's decomposition: one basis as key, the exact tail still keeps 87 bits at 1e-10
+    (Lim et al.: none), because its phase-error bound (0.136) is tighter than theirs (0.18)."""
+    half = N // 2
+    errors = round(Q * half)
+    phase = hyper_upper(errors, half, half, (EPS / 2) ** 2) / half
+    one_basis = tlgr(half, phase, math.ceil(F * half * h(Q)) + math.ceil(math.log2(1 / EPS)), EPS)
+    assert one_basis == 87 and phase == pytest.approx(0.136, abs=0.001)
+    lim = lim_2021_key(N, Q, F, EPS)
+    assert lim.final_bits == 0 and lim.phase_error_bound > phase + 0.04

@@ -31,7 +31,7 @@ def test_cli_start_status_stop_gives_identical_keys_and_leaves_no_process(tmp_pa
         net.wait_blocks(2)
         assert main(["network", "status", "--dir", str(directory)]) == 0
         out = capsys.readouterr().out
-        assert "alice" in out and "bob" in out and "keys" in out
+        assert "alice" in out and "bob" in out and "keys" in out and "auth pads" in out
     finally:
         assert main(["network", "stop", "--dir", str(directory)]) == 0
         net.stop()

@@ -4,6 +4,7 @@ stations replenish their pads from distilled key, the same bits at both, never m
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from netutil import Network, assert_stores_agree
@@ -59,3 +60,26 @@ def test_a_tiny_bootstrap_key_is_replenished_and_the_network_keeps_running(tmp_p
         assert not any(pads[i : i + 32] in keys for i in range(0, len(pads), 32))  # pads are never keys
         pool = PadPool(net.dir / "bob", bob)
         assert pool.capacity == pool.capacity_bootstrap + len(pads) // PAD_BYTES
+
+
+def test_a_version_1_store_gains_the_pads_table_and_pads_follow_their_block(tmp_path):
+    path = tmp_path / "keys.sqlite"
+    with KeyStore.open(path) as store:
+        store.commit_block("n-00000000", bytes(range(64)), key_bytes=32, params={})
+    db = sqlite3.connect(path)  # make it a version 1 store, as written before replenishment
+    db.execute("DROP TABLE auth_pads")
+    db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    db.commit()
+    db.close()
+    with KeyStore.open(path) as store:
+        assert store.auth_pads() == b"" and len(store.key_ids()) == 2  # old keys kept
+        store.commit_block("n-00000002", b"k" * 64, key_bytes=32, params={}, auth_pads=b"b" * 32)
+        store.commit_block("n-00000001", b"j" * 64, key_bytes=32, params={}, state="pending",
+                           auth_pads=b"a" * 16)
+        assert store.auth_pads() == b"b" * 32  # a pending block's pads are not usable
+        store.confirm_block("n-00000001")
+        assert store.auth_pads() == b"a" * 16 + b"b" * 32  # block ID order, as at the other station
+        store.drop_block("n-00000002")
+        assert store.auth_pads() == b"a" * 16
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()[0] == "2"
