@@ -131,17 +131,27 @@ def _run_source(config, network, args, directory: Path) -> int:
     return 0
 
 
-def _warm_up() -> None:
-    """Compile the distillation's kernels once before readiness (a tiny in-process run)."""
+def _warm_up(station) -> None:
+    """Run the station's own block programs once, both roles in lockstep, on synthetic data of
+    a realistic size before readiness: every import and compiled kernel of the path a block
+    takes (sifting, estimation, Cascade or LDPC, verification, privacy amplification) is then
+    loaded, so the first real block does not pay for it (an in-process run pays it once too)."""
     import numpy as np
 
     from qentangle.channel import ClassicalChannel
-    from qentangle.distill.chain import distill
+    from qentangle.channel_transport import run_lockstep
+    from qentangle.network.station import station_block_party
 
     rng = np.random.default_rng(0)
-    bits = rng.integers(0, 2, 20_000, dtype=np.uint8)
-    noisy = bits ^ (rng.random(bits.size) < 0.02).astype(np.uint8)
-    distill(bits, noisy, ClassicalChannel.with_random_key(rng), rng_alice=rng)
+    rounds = min(station.config.rounds_per_block, 1 << 18)
+    settings = [rng.integers(0, 2, rounds, dtype=np.uint8) for _ in range(2)]
+    bits = rng.integers(0, 2, rounds, dtype=np.uint8)
+    noisy = bits ^ (rng.random(rounds) < 0.02).astype(np.uint8)
+    run_lockstep(
+        ClassicalChannel.with_random_key(rng),
+        lambda end: station_block_party(end, settings[0], bits, station.options, rng=rng),
+        lambda end: station_block_party(end, settings[1], noisy, station.options),
+    )
 
 
 def _run_station(config, network, args, directory: Path, stop) -> int:
@@ -149,7 +159,7 @@ def _run_station(config, network, args, directory: Path, stop) -> int:
 
     station = Station(config, args.kind, directory, network["id"])
     station.source_address = args.source
-    _warm_up()
+    _warm_up(station)
     log = logging.getLogger("qentangle.network.station")
     try:
         if args.kind == "bob":

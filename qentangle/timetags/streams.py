@@ -49,7 +49,7 @@ import numpy as np
 from qentangle.errors import ValidationError, check_probability, check_range
 from qentangle.params import Param
 from qentangle.progress import progress_bar
-from qentangle.rng import SeedLike, party_streams
+from qentangle.rng import SeedLike, spawn_generators
 from qentangle.timetags.events import Clicks, DetectorMap
 
 SPEED_OF_LIGHT_M_S = 299_792_458.0
@@ -348,12 +348,7 @@ def iter_clicks(
 ) -> Iterator[tuple[Clicks, Clicks]]:
     """Yield (Alice's, Bob's) clicks epoch by epoch, each part later than the one before."""
     check_range("epoch_s", epoch_s, 1e-6, 1e4)
-    # The seed layout of qentangle.rng: the source (settings, outcomes) draws from ``nature``, each
-    # station's detectors and clock from a child of ``link``; the protocol on these clicks with
-    # the same seed uses alice, bob and channel, so the two never share a stream.
-    streams = party_streams(seed)
-    rng_source = streams.nature
-    rng_a, rng_b = streams.link.spawn(2)
+    rng_source, rng_a, rng_b = spawn_generators(seed, 3)
     link = model.link
     pieces = []
     for i, (start, duration) in enumerate(zip(link.start_s, link.duration_s, strict=True)):

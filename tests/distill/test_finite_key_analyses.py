@@ -154,3 +154,13 @@ def test_why_the_default_keeps_more_than_lim_2021():
     assert one_basis == 87 and phase == pytest.approx(0.136, abs=0.001)
     lim = lim_2021_key(N, Q, F, EPS)
     assert lim.final_bits == 0 and lim.phase_error_bound > phase + 0.04
+
+
+@pytest.mark.timeout(120)
+def test_lim_2021_at_the_secondary_sources_block_of_3100_bits():
+    """A secondary source: block of 3100 sifted bits at QBER 4.51 %, about 6 bits at 1e-6 and none
+    below. At f = 1.19 we get 14 bits at 1e-6 and none at 1e-7 (the independent grid agrees)."""
+    keys = {eps: lim_2021_key(3100, 0.0451, F, eps).final_bits for eps in (1e-5, 1e-6, 1e-7)}
+    assert keys[1e-5] > keys[1e-6] > 0 and keys[1e-7] == 0
+    assert abs(keys[1e-6] - independent_lim_2021(3100, 0.0451, F, 1e-6)) <= 3
+    assert independent_lim_2021(3100, 0.0451, F, 1e-7) == 0
