@@ -232,29 +232,60 @@ def plot_s_vs_noise(
 
 
 # ---------------------------------------------------------------------------------- satellite pass
-def plot_pass_comparison(data: Mapping, rows: Sequence, path: str | Path | None = None) -> Figure:
-    """Simulated pass figures against the published ones, as ratios with the accepted margin.
+#: Bar colour of each verdict of :func:`qentangle.scenarios.compare.verdict`.
+VERDICT_COLOURS = {"yes": "tab:green", "NO*": "tab:orange", "NO": "tab:red"}
+VERDICT_MEANINGS = {"yes": "within margin", "NO*": "documented miss", "NO": "miss"}
+
+
+def plot_pass_comparison(
+    data: Mapping,
+    rows: Sequence | None = None,
+    path: str | Path | None = None,
+    *,
+    judged: str = "the link model's expected figures",
+) -> Figure:
+    """The judged figures against the published ones, as ratios with the accepted margin.
 
     ``data`` is ``PassResult.to_dict()``; ``rows`` are :func:`qentangle.scenarios.compare.compare`
-    rows. A bar at 1 means the simulation equals the published value.
+    rows, by default :func:`~qentangle.scenarios.compare.pass_comparison` (the rows of the pass
+    report's table). Bars show each row's judged (``model``) value and are coloured by
+    :func:`~qentangle.scenarios.compare.verdict`, the verdict the table prints; a row's
+    ``simulated`` value, when given, is an unjudged black cross. A bar at 1 equals the paper.
+    ``judged`` names, in the title, what the rows' ``model`` values are (change it with ``rows``).
     """
-    fig, ax = _figure(None, (7.5, 0.45 * max(len(rows), 3) + 1.5))
+    from matplotlib.patches import Patch
+
+    from qentangle.scenarios.compare import pass_comparison, verdict
+
+    rows = pass_comparison(data) if rows is None else list(rows)
+    verdicts = [verdict(row) for row in rows]
+    fig, ax = _figure(None, (7.5, 0.45 * max(len(rows), 3) + 1.8))
     names = [row.quantity for row in rows]
     ratios = [row.model / row.published if row.published else float("nan") for row in rows]
-    colors = ["tab:green" if row.within else "tab:red" for row in rows]
     y = np.arange(len(rows))
-    ax.barh(y, ratios, color=colors, alpha=0.75)
+    bars = ax.barh(y, ratios, color=[VERDICT_COLOURS[v] for v in verdicts], alpha=0.75)
+    for bar, judged in zip(bars, verdicts, strict=True):
+        bar.set_gid(f"verdict:{judged}")
     for i, row in enumerate(rows):
         if row.margin.endswith("%"):
             half = float(row.margin.strip("+-%")) / 100
         else:
             half = float(row.margin.strip("+-")) / abs(row.published) if row.published else 0.0
         ax.errorbar(1.0, i, xerr=half, color="black", capsize=3, lw=1)
+    simulated = [row.simulated / row.published if row.simulated is not None and row.published
+                 else float("nan") for row in rows]
+    handles = [Patch(color=VERDICT_COLOURS[v], alpha=0.75, label=f"{v}: {VERDICT_MEANINGS[v]}")
+               for v in VERDICT_COLOURS if v in verdicts]
+    if any(row.simulated is not None for row in rows):
+        handles.append(ax.scatter(simulated, y, marker="x", color="black", zorder=3,
+                                  label="this simulated run (not judged)"))
     ax.axvline(1.0, color="black", lw=0.8)
     ax.set_yticks(y, names)
     ax.invert_yaxis()
-    ax.set_xlabel("simulated / published (black: accepted margin)")
-    ax.set_title(f"{data['scenario']}: simulated pass vs published (green: within margin)", fontsize=10)
+    ax.set_xlabel("value / published (black bar: accepted margin)")
+    ax.set_title(f"{data['scenario']}: judged: {judged}\n(bar colour = the comparison table's ok column)",
+                 fontsize=9)
+    ax.legend(handles=handles, fontsize=7, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
@@ -264,14 +295,13 @@ def save_pass_figures(result, directory: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from qentangle.link.plots import save_pass_plots
-    from qentangle.scenarios.compare import PUBLISHED, comparable_figures, compare
+    from qentangle.scenarios.compare import PUBLISHED, pass_comparison
 
     directory = Path(directory)
     paths = save_pass_plots(result.slices, result.stations, directory)
     data = result.to_dict()
     if data["scenario"] in PUBLISHED:
-        rows = compare(data["scenario"], lambda _name: comparable_figures(data))
         path = directory / "comparison.png"
-        plt.close(plot_pass_comparison(data, rows, path))
+        plt.close(plot_pass_comparison(data, pass_comparison(data), path))
         paths.append(path)
     return paths

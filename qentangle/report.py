@@ -68,7 +68,7 @@ def pass_report(result: PassResult, data: dict[str, Any] | None = None) -> str:
 
     ``data`` is ``result.to_dict()`` (computed when not given), possibly with ``plots``.
     """
-    from qentangle.scenarios.compare import PUBLISHED, comparable_figures, compare
+    from qentangle.scenarios.compare import PUBLISHED, pass_comparison
 
     data = result.to_dict() if data is None else data
     keys = [
@@ -97,9 +97,7 @@ def pass_report(result: PassResult, data: dict[str, Any] | None = None) -> str:
         rows = [("QBER (implied by S)", v) if label == "QBER" else (label, v) for label, v in rows]
     text = format_table(f"Pass: {data['scenario']}", rows)
     if data["scenario"] in PUBLISHED:
-        rows = compare(
-            data["scenario"], lambda _name: data["expected"], simulated=comparable_figures(data)
-        )
+        rows = pass_comparison(data)
         text += (
             "\n\nLink model (expected) and this simulated pass beside the published figures\n"
             + comparison_table(data["scenario"], rows)
@@ -113,8 +111,11 @@ def comparison_table(name: str, rows: Sequence[Comparison]) -> str:
     """A plain-text table of :func:`qentangle.scenarios.compare.compare` rows with their notes.
 
     ``ok`` judges the model column; ``[T]`` marks a model value tuned to the published one;
-    ``NO*`` is a documented miss (see its note).
+    ``NO*`` is a documented miss (see its note); the verdict is :func:`~qentangle.scenarios.compare.verdict`,
+    as in the comparison figure.
     """
+    from qentangle.scenarios.compare import verdict
+
     show_run = any(row.simulated is not None for row in rows)
     show_spread = any(row.spread is not None for row in rows)
     head = f"{'quantity':36s} {'model':>10s}"
@@ -131,7 +132,7 @@ def comparison_table(name: str, rows: Sequence[Comparison]) -> str:
         if show_spread:
             text = "-" if row.spread is None else _spread_text(*row.spread)
             line += f" {text:>22s}"
-        ok = "yes" if row.within else ("NO*" if row.documented_miss else "NO")
+        ok = verdict(row)
         tuned = " [T]" if row.tuned else ""
         line += f" {row.published:10.4g}  [{row.mark}]  {row.margin:8s} {ok}{tuned}"
         for note in row.notes:

@@ -17,13 +17,26 @@ from typing import Any
 
 def backend_engine_options(args: Any) -> dict[str, Any]:
     """Keyword arguments of :class:`~qentangle.ibm.BackendEngine` from ``--qubits``, ``--yes``,
-    ``--no-mitigation`` and ``--timeout`` (absent options take the engine's defaults)."""
+    ``--no-mitigation``, ``--timeout`` and ``--record-outcomes`` (absent options take the
+    engine's defaults)."""
     return {
         "qubits": getattr(args, "qubits", None),
         "yes": bool(getattr(args, "yes", False)),
         "mitigate": not getattr(args, "no_mitigation", False),
         "timeout": getattr(args, "timeout", None),
+        "record_outcomes": bool(getattr(args, "record_outcomes", False)),
     }
+
+
+RECORD_OUTCOMES_HELP = (
+    "on --backend: also write every round's raw outcomes of both parties, i.e. key material for "
+    "bbm92/e91, to the job record $QENTANGLE_HOME/jobs.jsonl (default: counts only)"
+)
+
+
+def add_record_outcomes_option(parser: Any) -> None:
+    """``--record-outcomes``: store the raw per-round outcomes (key material) in the job record."""
+    parser.add_argument("--record-outcomes", action="store_true", help=RECORD_OUTCOMES_HELP)
 
 
 def backend_engine_from_cli(args: Any):  # -> qentangle.ibm.BackendEngine

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from qentangle.cli import common
+from qentangle.cli.backend_options import add_record_outcomes_option
 from qentangle.protocols.chsh import SHOTS
 from qentangle.states import BELL_STATES
 
@@ -50,6 +51,7 @@ def register(subparsers: Any) -> None:
                              "p-value); balanced: exactly N/4 rounds per setting pair")
     common.add_noise_options(parser)
     common.add_engine_options(parser)
+    add_record_outcomes_option(parser)
     parser.add_argument("--plot", default=None, metavar="PATH",
                         help="save a figure (correlators and S); the format from the file's extension: "
                              f"{', '.join(common.FIGURE_FORMATS)} (default: no figure)")

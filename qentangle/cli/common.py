@@ -130,6 +130,7 @@ BACKEND_ONLY = {
     "yes": "--yes",
     "no_mitigation": "--no-mitigation",
     "timeout": "--timeout",
+    "record_outcomes": "--record-outcomes",
 }
 
 

@@ -5,9 +5,10 @@ Example::
     qentangle jobs list
     qentangle jobs fetch 3caa4f6b-d385-432e-834a-141e0684cd9f --json
 
-Local (fake-device) jobs are rebuilt from the outcomes stored in the record; jobs on IBM
-hardware are fetched through QiskitRuntimeService (credentials from the environment or the
-saved account).
+Local (fake-device) jobs are rebuilt from the counts stored in the record (correlators, S,
+QBER); jobs on IBM hardware are fetched through QiskitRuntimeService (credentials from the
+environment or the saved account). A key is never rebuilt: it needs every round's outcomes,
+which the record keeps only when the run was given ``--record-outcomes``.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     result = fetch(args.job_id, timeout=args.timeout)
     data = result.to_dict()
     if args.json:
-        common.print_json(data)
+        common.print_json({**data, "key": KEY_NOT_REBUILT} if result.qber_raw else data)
         return 0
     out = sys.stdout
     out.write(
@@ -92,4 +93,13 @@ def run_fetch(args: argparse.Namespace) -> int:
         if data.get(key) is not None and result.S is not None:
             low, high = data[f"{key}_band"]
             out.write(f"  predicted S ({kind}) {data[key]:.4f} (band {low:.4f}..{high:.4f})\n")
+    if result.qber_raw:
+        out.write(f"  key: {KEY_NOT_REBUILT}\n")
     return 0
+
+
+#: The one line ``jobs fetch`` prints for a job with key (same-basis) setting pairs.
+KEY_NOT_REBUILT = (
+    "not rebuilt: a key needs each round's outcomes, and counts (all the record keeps unless the "
+    "run had --record-outcomes) cannot give them"
+)

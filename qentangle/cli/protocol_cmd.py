@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from qentangle.cli.backend_options import add_record_outcomes_option
 from qentangle.cli.common import (
     EXIT_ABORTED,
     add_engine_options,
@@ -74,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         key.add_argument("--no-distill", action="store_true",
                          help="stop after estimation (default: distil the key)")
         add_engine_options(parser)
+        add_record_outcomes_option(parser)
         parser.add_argument("--json", action="store_true", help="print one JSON object (default: a table)")
         parser.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                             help="write the final keys (DIR/alice.key, DIR/bob.key: 0/1 text, mode 0600) "

@@ -12,9 +12,9 @@ Fake devices run locally with no network through the same Sampler (see
 are not reproducible from a seed: the local executor runs every circuit of a job in its own
 Aer call with the one ``seed_simulator`` of the options, so a fixed seed would replay the same
 random stream in every circuit and correlate the setting pairs; the engine leaves the
-simulator seed unset and the job record keeps every outcome instead (transpilation and the
-per-setting subsampling are seeded). Real hardware
-(``ibm:NAME``) prints a shot/time estimate on stderr and asks for confirmation unless
+simulator seed unset (transpilation and the per-setting subsampling are seeded); the job
+record keeps the counts a re-analysis needs, and the outcomes only with ``record_outcomes=True``.
+Real hardware (``ibm:NAME``) prints a shot/time estimate on stderr and asks for confirmation unless
 ``yes=True``; job IDs go to :meth:`info` and to the job record (:mod:`qentangle.ibm.jobs`)
 before the engine waits for results.
 
@@ -73,7 +73,9 @@ class BackendEngine(Engine):
         max_shots: largest shot count per circuit; a setting pair needing more rounds runs
             in several copies of its circuit within the same job.
         max_circuits: most circuits (pubs) allowed in one job.
-        record: append jobs to the local record (:mod:`qentangle.ibm.jobs`).
+        record: append jobs to the local record (:mod:`qentangle.ibm.jobs`): counts, not outcomes.
+        record_outcomes: also store every round's outcomes of both parties in the record (for a
+            BBM92/E91 run that is the raw key); off by default.
         relative_uncertainty: of the error figures, for the predicted band.
         stdin, stderr: streams for the confirmation prompt (default sys.stdin / sys.stderr).
     """
@@ -97,6 +99,7 @@ class BackendEngine(Engine):
         max_shots: int = 100_000,
         max_circuits: int = 300,
         record: bool = True,
+        record_outcomes: bool = False,
         relative_uncertainty: float = DEFAULT_RELATIVE_UNCERTAINTY,
         stdin: IO[str] | None = None,
         stderr: IO[str] | None = None,
@@ -119,6 +122,7 @@ class BackendEngine(Engine):
         self.max_shots = check_positive_int("max_shots", max_shots)
         self.max_circuits = check_positive_int("max_circuits", max_circuits, minimum=5)
         self.record = bool(record)
+        self.record_outcomes = bool(record_outcomes)
         self.relative_uncertainty = relative_uncertainty
         self._stdin, self._stderr = stdin, stderr
         self._mode: Any = None
@@ -303,17 +307,8 @@ class BackendEngine(Engine):
         self._shots_per_circuit.append(shared)
         self._log({**meta, "event": "submitted", "time": jobs.now()})
         pub_codes = self._wait(job, job_id)
-        completed = {
-            "version": jobs.RECORD_VERSION,
-            "event": "completed",
-            "job_id": job_id,
-            "time": jobs.now(),
-            "counts": jobs.counts_of(pub_codes),
-        }
-        if not self.resolved.is_hardware:
-            completed["codes"] = [jobs.encode_codes(c) for c in pub_codes]
-        self._log(completed)
         drawn, confusion = jobs.assemble(meta, pub_codes)
+        self._log(jobs.completed_entry(meta, pub_codes, drawn, record_outcomes=self.record_outcomes))
         self._confusion = confusion
         return drawn
 
@@ -355,7 +350,7 @@ class BackendEngine(Engine):
             sampler.options.default_shots = shots
             # No seed_simulator for local runs: the local executor runs each circuit in its own
             # Aer call with that one seed, so every circuit would replay the same random stream
-            # (correlated outcomes across setting pairs). The record keeps the outcomes instead.
+            # (correlated outcomes across setting pairs). The record keeps counts instead.
             job = sampler.run([(qc, None, shots) for qc in circuits])
         except (ValidationError, BackendError):
             raise

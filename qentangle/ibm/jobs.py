@@ -4,14 +4,17 @@ Every job appends JSON lines to ``$QENTANGLE_HOME/jobs.jsonl`` (default
 ``~/.qentangle/jobs.jsonl``; directory mode 0700, file mode 0600): a ``submitted`` entry
 *before* waiting for the result (backend, qubits, Bell state, setting pairs, shots, the seed of
 the per-setting subsampling, the pair's error figures and the prediction), then ``completed``
-(per-circuit counts, and for local fake-device runs every outcome, since local jobs cannot be
-fetched later) or ``failed``. Each entry is one ``write`` on a file opened with ``O_APPEND``
-under an exclusive ``flock``, so concurrent runs never interleave lines; a line cut off by an
-earlier crash is closed with a newline first, and reading skips damaged lines (recovering an
-entry glued onto a fragment by older versions). The record holds no credentials.
+(per-circuit counts and each setting pair's counts after the shot subsampling: what a
+re-analysis needs, no per-round outcome) or ``failed``. The parties' per-round outcomes (for a
+BBM92/E91 run: the raw key) are written only on request (``record_outcomes=True``, the CLI's
+``--record-outcomes``); such an entry says so in ``"stores"``. Each entry is one ``write`` on
+a file opened with ``O_APPEND`` under an exclusive ``flock``, so concurrent runs never interleave
+lines; a line cut off by an earlier crash is closed with a newline first, and reading skips
+damaged lines (recovering an entry glued onto a fragment by older versions). The record holds no credentials.
 
-:func:`fetch` rebuilds a result: from the stored outcomes, or for IBM hardware from
-``QiskitRuntimeService().job(JOB_ID)`` (the outcomes live on IBM's side).
+:func:`fetch` rebuilds a result: from the stored counts (correlators, S, QBER: everything but a
+key, which needs each round's outcomes), from stored outcomes when they were asked for, or for
+IBM hardware from ``QiskitRuntimeService().job(JOB_ID)`` (the outcomes live on IBM's side).
 
 >>> import numpy as np
 >>> codes = np.array([0, 3, 1, 2, 3], dtype=np.uint8)
@@ -37,6 +40,7 @@ from qentangle.analysis import (
     CHSH_SIGNS,
     codes_from_counts,
     confusion_from_codes,
+    confusion_from_counts,
     correlator,
     mitigated_probabilities,
     qber_stats,
@@ -50,6 +54,8 @@ PREDICTION_KEYS = ("predicted_S", "predicted_S_band", "predicted_S_mitigated", "
 BASIS_LABELS = {0.0: "z", round(math.pi / 2, 12): "x"}
 RECORD_NAME = "jobs.jsonl"
 RECORD_VERSION = 1
+#: What an entry holding per-round outcomes says it stores (``"stores"``).
+OUTCOMES_STORED = "raw per-round outcomes of both parties (key material for a BBM92/E91 run)"
 
 
 def jobs_home() -> Path:
@@ -300,7 +306,60 @@ def chsh_from_correlators(state: str, pairs: Sequence[Sequence[float]], E: Seque
 def result_from_outcomes(meta: dict[str, Any], pub_codes: Sequence[np.ndarray], source: str) -> JobResult:
     """A :class:`JobResult` from a job's metadata and every circuit's outcome codes."""
     drawn, confusion = assemble(meta, pub_codes)
-    counts = np.array([np.bincount(c.astype(np.intp), minlength=4)[:4] for c in drawn], dtype=float)
+    return result_from_counts(meta, counts_of(drawn), confusion, source)
+
+
+def calibration_counts(
+    meta: dict[str, Any], circuit_counts: Sequence[Sequence[int]]
+) -> list[list[int]] | None:
+    """The four calibration circuits' counts (after the setting circuits), or None without them."""
+    if not meta.get("calibration"):
+        return None
+    settings = sum(meta.get("repeats", [1] * len(meta["wanted"])))
+    return [list(map(int, row)) for row in circuit_counts[settings : settings + 4]]
+
+
+def completed_entry(
+    meta: dict[str, Any],
+    pub_codes: Sequence[np.ndarray],
+    drawn: Sequence[np.ndarray],
+    *,
+    record_outcomes: bool = False,
+) -> dict[str, Any]:
+    """The ``completed`` entry of a job: counts per circuit and per setting pair (after the
+    subsampling), and only when ``record_outcomes`` the per-round outcomes (marked in ``stores``).
+
+    >>> import numpy as np
+    >>> meta = {"job_id": "j", "wanted": [0], "calibration": False}
+    >>> codes = [np.array([0, 3, 3, 1], dtype=np.uint8)]
+    >>> entry = completed_entry(meta, codes, codes)
+    >>> entry["setting_counts"], "codes" in entry
+    ([[1, 1, 0, 2]], False)
+    >>> completed_entry(meta, codes, codes, record_outcomes=True)["stores"] == OUTCOMES_STORED
+    True
+    """
+    entry: dict[str, Any] = {
+        "version": RECORD_VERSION,
+        "event": "completed",
+        "job_id": meta["job_id"],
+        "time": now(),
+        "counts": counts_of(pub_codes),
+        "setting_counts": counts_of(drawn),
+    }
+    if record_outcomes:
+        entry["codes"] = [encode_codes(c) for c in pub_codes]
+        entry["stores"] = OUTCOMES_STORED
+    return entry
+
+
+def result_from_counts(
+    meta: dict[str, Any],
+    setting_counts: Sequence[Sequence[int]],
+    confusion: tuple[np.ndarray, np.ndarray] | None,
+    source: str,
+) -> JobResult:
+    """A :class:`JobResult` from each setting pair's outcome counts and the readout confusion."""
+    counts = np.asarray(setting_counts, dtype=float).reshape(-1, 4)
     probabilities = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     E_raw = correlator(probabilities)
     E = correlator(mitigated_probabilities(counts, confusion)) if confusion is not None else E_raw
@@ -345,19 +404,24 @@ def fetch(
 ) -> JobResult:
     """Rebuild the result of ``job_id`` from the record, or from IBM for hardware jobs.
 
-    Local (fake-device) jobs are rebuilt from the outcomes stored in the record; they cannot
-    be fetched from anywhere else. Hardware jobs are fetched through ``service`` (default:
-    :func:`qentangle.ibm.backend.runtime_service`) and a ``completed`` entry is appended.
+    Local (fake-device) jobs are rebuilt from the counts stored in the record (or the outcomes,
+    if the run asked to store them); they cannot be fetched from anywhere else. Hardware jobs are
+    fetched through ``service`` (default: :func:`qentangle.ibm.backend.runtime_service`) and a
+    ``completed`` entry is appended.
     """
     meta = job_entries(job_id, path)
     if "wanted" not in meta:
         raise BackendError(f"job {job_id}: the record has no 'submitted' entry to rebuild it from")
     if "codes" in meta:
         pub_codes = [decode_codes(text, meta["shots_per_circuit"]) for text in meta["codes"]]
-        return result_from_outcomes(meta, pub_codes, source="record")
+        return result_from_outcomes(meta, pub_codes, source="record outcomes")
+    if "setting_counts" in meta:
+        calibration = calibration_counts(meta, meta["counts"])
+        confusion = confusion_from_counts(np.asarray(calibration)) if calibration is not None else None
+        return result_from_counts(meta, meta["setting_counts"], confusion, source="record counts")
     if meta.get("kind") != "ibm":
         raise BackendError(
-            f"job {job_id} ran locally on {meta.get('backend')} and has no stored outcomes (the run did "
+            f"job {job_id} ran locally on {meta.get('backend')} and has no stored counts (the run did "
             "not complete); local jobs cannot be fetched later: run again"
         )
     from qentangle.ibm.backend import runtime_service, scrub
@@ -369,16 +433,8 @@ def fetch(
     except Exception as error:
         raise BackendError(f"could not fetch job {job_id} from IBM: {scrub(str(error))}") from None
     pub_codes = codes_from_result(result)
-    append_entry(
-        {
-            "version": RECORD_VERSION,
-            "event": "completed",
-            "job_id": job_id,
-            "time": now(),
-            "counts": counts_of(pub_codes),
-        },
-        path,
-    )
+    drawn, _confusion = assemble(meta, pub_codes)
+    append_entry(completed_entry(meta, pub_codes, drawn), path)
     return result_from_outcomes(meta, pub_codes, source="service")
 
 

@@ -303,6 +303,32 @@ def compare(
     return rows
 
 
+VERDICTS = ("yes", "NO*", "NO")
+"""Every verdict on a row: within the margin, a documented miss (see its note), a miss."""
+
+
+def verdict(row: Comparison) -> str:
+    """The one verdict on a row, as the table prints it and the figure colours it.
+
+    It judges ``row.model`` (the figures ``compare`` was given), never ``row.simulated``.
+
+    >>> [verdict(row) for row in compare("micius-2020")][-2:]
+    ['NO*', 'NO*']
+    """
+    return "yes" if row.within else ("NO*" if row.documented_miss else "NO")
+
+
+def pass_comparison(pass_data: Mapping) -> list[Comparison]:
+    """The rows shown with a simulated pass: the link model's expected figures (``expected`` of
+    ``PassResult.to_dict()``) judged against the published ones, this run beside them unjudged.
+
+    The pass report's table and its comparison figure both use these rows and :func:`verdict`.
+    """
+    return compare(
+        pass_data["scenario"], lambda _name: pass_data["expected"], simulated=comparable_figures(pass_data)
+    )
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

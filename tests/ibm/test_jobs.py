@@ -25,10 +25,10 @@ def test_record_written_with_private_modes_and_fetch_rebuilds(chsh_on_fake):
     job_id = engine.job_ids[-1]
     entries = [e for e in jobs.read_entries(path) if e["job_id"] == job_id]
     assert [e["event"] for e in entries] == ["submitted", "completed"]
-    assert entries[0]["qubits"] == list(engine.qubits) and "codes" in entries[1]
+    assert entries[0]["qubits"] == list(engine.qubits) and "codes" not in entries[1]
 
     rebuilt = jobs.fetch(job_id, path=path)
-    assert rebuilt.source == "record" and rebuilt.backend == engine.resolved.name
+    assert rebuilt.source == "record counts" and rebuilt.backend == engine.resolved.name
     assert np.array_equal(np.array(rebuilt.counts), chsh_on_fake["counts"])
     assert rebuilt.S_raw == pytest.approx(chsh_on_fake["S_raw"], abs=1e-12)
     assert rebuilt.S == pytest.approx(chsh_on_fake["S"], abs=1e-9)
@@ -140,3 +140,70 @@ def test_concurrent_appends_never_interleave():
 def test_code_packing_round_trips(codes):
     array = np.array(codes, dtype=np.uint8)
     assert np.array_equal(jobs.decode_codes(jobs.encode_codes(array), array.size), array)
+
+
+# ------------------------------------------------------------ no raw outcomes unless asked (issue 13)
+def _completed(home) -> list[dict]:
+    return [e for e in jobs.read_entries(home / "jobs.jsonl") if e.get("event") == "completed"]
+
+
+def _outcome_arrays(entry: dict) -> list[str]:
+    """Every field of an entry that could hold per-round outcomes: long strings or long lists."""
+    found = []
+    for key, value in entry.items():
+        if isinstance(value, str) and len(value) > 64:
+            found.append(key)
+        elif isinstance(value, list) and (len(value) > 64 or any(isinstance(v, str) for v in value)):
+            found.append(key)
+        elif isinstance(value, list) and any(isinstance(v, list) and len(v) > 4 for v in value):
+            found.append(key)
+    return found
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("record_outcomes", [False, True], ids=["counts-only", "record-outcomes"])
+def test_backend_runs_record_raw_outcomes_only_when_asked(record_outcomes, tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    monkeypatch.setenv("QENTANGLE_HOME", str(home))
+    extra = ["--record-outcomes"] if record_outcomes else []
+    bbm92_args = ["bbm92", "--backend", "fake_manila", "--pairs", "1500", "--seed", "3", "--json", *extra]
+    assert main(bbm92_args) in (0, 1)
+    bbm92_run = json.loads(capsys.readouterr().out)
+    assert main(["chsh", "--backend", "fake_manila", "--shots", "2000", "--seed", "3", "--json", *extra]) == 0
+    chsh_run = json.loads(capsys.readouterr().out)
+    completed = _completed(home)
+    assert len(completed) == 2
+    for entry in completed:
+        if record_outcomes:
+            assert entry["stores"] == jobs.OUTCOMES_STORED and "key material" in entry["stores"]
+            assert len(entry["codes"]) == len(entry["counts"])
+        else:
+            assert _outcome_arrays(entry) == [] and "stores" not in entry
+            assert {"counts", "setting_counts"} <= set(entry)
+
+    # what re-analysis needs is there: the CHSH result is rebuilt exactly from counts
+    chsh_id = completed[1]["job_id"]
+    rebuilt = jobs.fetch(chsh_id)
+    assert rebuilt.source == ("record outcomes" if record_outcomes else "record counts")
+    assert rebuilt.S == pytest.approx(chsh_run["S"], abs=1e-9)
+    assert sum(map(sum, rebuilt.counts)) == 2000
+    # the BBM92 job: its QBERs are rebuilt, its key is not, and the CLI says so in one line
+    bbm92_id = completed[0]["job_id"]
+    assert main(["jobs", "fetch", bbm92_id]) == 0
+    out = capsys.readouterr().out
+    assert out.count("key: not rebuilt") == 1 and "QBER z" in out
+    assert jobs.fetch(bbm92_id).qber_raw["z"] == pytest.approx(bbm92_run["qber_z_raw"], abs=1e-12)
+
+
+def test_record_outcomes_needs_a_backend(capsys):
+    assert main(["chsh", "--shots", "100", "--record-outcomes"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--record-outcomes" in err
+
+
+def test_record_outcomes_help_says_it_writes_key_material(capsys):
+    for command in ("chsh", "bbm92", "e91"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--record-outcomes" in text and "key material" in text and "job record" in text
