@@ -242,7 +242,7 @@ def plot_pass_comparison(
     rows: Sequence | None = None,
     path: str | Path | None = None,
     *,
-    judged: str = "the link model's expected figures",
+    judged: str | None = None,
 ) -> Figure:
     """The judged figures against the published ones, as ratios with the accepted margin.
 
@@ -251,12 +251,15 @@ def plot_pass_comparison(
     report's table). Bars show each row's judged (``model``) value and are coloured by
     :func:`~qentangle.scenarios.compare.verdict`, the verdict the table prints; a row's
     ``simulated`` value, when given, is an unjudged black cross. A bar at 1 equals the paper.
-    ``judged`` names, in the title, what the rows' ``model`` values are (change it with ``rows``).
+    ``judged`` names, in the title, what the rows' ``model`` values are (default: the link
+    model's expected figures for the default rows; say what your own ``rows`` judge).
     """
     from matplotlib.patches import Patch
 
     from qentangle.scenarios.compare import pass_comparison, verdict
 
+    if judged is None:
+        judged = "the link model's expected figures" if rows is None else "the rows' model column"
     rows = pass_comparison(data) if rows is None else list(rows)
     verdicts = [verdict(row) for row in rows]
     fig, ax = _figure(None, (7.5, 0.45 * max(len(rows), 3) + 1.8))
@@ -264,8 +267,8 @@ def plot_pass_comparison(
     ratios = [row.model / row.published if row.published else float("nan") for row in rows]
     y = np.arange(len(rows))
     bars = ax.barh(y, ratios, color=[VERDICT_COLOURS[v] for v in verdicts], alpha=0.75)
-    for bar, judged in zip(bars, verdicts, strict=True):
-        bar.set_gid(f"verdict:{judged}")
+    for bar, row_verdict in zip(bars, verdicts, strict=True):
+        bar.set_gid(f"verdict:{row_verdict}")
     for i, row in enumerate(rows):
         if row.margin.endswith("%"):
             half = float(row.margin.strip("+-%")) / 100
@@ -285,7 +288,8 @@ def plot_pass_comparison(
     ax.set_xlabel("value / published (black bar: accepted margin)")
     ax.set_title(f"{data['scenario']}: judged: {judged}\n(bar colour = the comparison table's ok column)",
                  fontsize=9)
-    ax.legend(handles=handles, fontsize=7, loc="lower right")
+    ax.legend(handles=handles, fontsize=7, ncol=2, frameon=False, loc="upper center",
+              bbox_to_anchor=(0.5, -0.6 / fig.get_figheight() - 0.06))
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
@@ -295,13 +299,13 @@ def save_pass_figures(result, directory: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     from qentangle.link.plots import save_pass_plots
-    from qentangle.scenarios.compare import PUBLISHED, pass_comparison
+    from qentangle.scenarios.compare import PUBLISHED
 
     directory = Path(directory)
     paths = save_pass_plots(result.slices, result.stations, directory)
     data = result.to_dict()
     if data["scenario"] in PUBLISHED:
         path = directory / "comparison.png"
-        plt.close(plot_pass_comparison(data, pass_comparison(data), path))
+        plt.close(plot_pass_comparison(data, path=path))  # the rows of the pass report's table
         paths.append(path)
     return paths

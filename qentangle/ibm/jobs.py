@@ -326,8 +326,9 @@ def completed_entry(
     *,
     record_outcomes: bool = False,
 ) -> dict[str, Any]:
-    """The ``completed`` entry of a job: counts per circuit and per setting pair (after the
-    subsampling), and only when ``record_outcomes`` the per-round outcomes (marked in ``stores``).
+    """The ``completed`` entry of a job: counts per circuit, per setting pair (after the
+    subsampling) and of the calibration circuits, and only when ``record_outcomes`` the
+    per-round outcomes (marked in ``stores``).
 
     >>> import numpy as np
     >>> meta = {"job_id": "j", "wanted": [0], "calibration": False}
@@ -346,6 +347,9 @@ def completed_entry(
         "counts": counts_of(pub_codes),
         "setting_counts": counts_of(drawn),
     }
+    calibration = calibration_counts(meta, entry["counts"])
+    if calibration is not None:
+        entry["calibration_counts"] = calibration
     if record_outcomes:
         entry["codes"] = [encode_codes(c) for c in pub_codes]
         entry["stores"] = OUTCOMES_STORED
@@ -405,9 +409,9 @@ def fetch(
     """Rebuild the result of ``job_id`` from the record, or from IBM for hardware jobs.
 
     Local (fake-device) jobs are rebuilt from the counts stored in the record (or the outcomes,
-    if the run asked to store them); they cannot be fetched from anywhere else. Hardware jobs are
-    fetched through ``service`` (default: :func:`qentangle.ibm.backend.runtime_service`) and a
-    ``completed`` entry is appended.
+    if the run asked to store them); they cannot be fetched from anywhere else. Hardware jobs
+    (unless their outcomes were stored) are fetched through ``service`` (default:
+    :func:`qentangle.ibm.backend.runtime_service`) and a ``completed`` entry is appended.
     """
     meta = job_entries(job_id, path)
     if "wanted" not in meta:
@@ -415,8 +419,8 @@ def fetch(
     if "codes" in meta:
         pub_codes = [decode_codes(text, meta["shots_per_circuit"]) for text in meta["codes"]]
         return result_from_outcomes(meta, pub_codes, source="record outcomes")
-    if "setting_counts" in meta:
-        calibration = calibration_counts(meta, meta["counts"])
+    if "setting_counts" in meta and meta.get("kind") != "ibm":
+        calibration = meta.get("calibration_counts")
         confusion = confusion_from_counts(np.asarray(calibration)) if calibration is not None else None
         return result_from_counts(meta, meta["setting_counts"], confusion, source="record counts")
     if meta.get("kind") != "ibm":

@@ -179,7 +179,8 @@ def test_backend_runs_record_raw_outcomes_only_when_asked(record_outcomes, tmp_p
             assert len(entry["codes"]) == len(entry["counts"])
         else:
             assert _outcome_arrays(entry) == [] and "stores" not in entry
-            assert {"counts", "setting_counts"} <= set(entry)
+            assert {"counts", "setting_counts", "calibration_counts"} <= set(entry)
+            assert len(entry["calibration_counts"]) == 4
 
     # what re-analysis needs is there: the CHSH result is rebuilt exactly from counts
     chsh_id = completed[1]["job_id"]
