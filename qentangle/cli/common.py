@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import sys
 from collections.abc import Sequence
@@ -189,14 +190,26 @@ def check_figure_path(path: str, option: str) -> str:
 KEY_FILES = ("alice.key", "bob.key")
 
 
-def prepare_out_dir(out: Path) -> None:
-    """Create the ``--out`` folder (mode 0700) or refuse a path that is not a folder."""
+def prepare_out_dir(out: Path, option: str = "--out") -> None:
+    """Create the ``option`` folder (mode 0700) or refuse a path that is not a folder."""
     if out.exists() and not out.is_dir():
-        raise ValidationError(f"--out={str(out)!r} exists and is not a directory")
+        raise ValidationError(f"{option}={str(out)!r} exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
-        raise QentangleError(f"--out={str(out)!r} cannot be created: {error.strerror}") from None
+        raise QentangleError(f"{option}={str(out)!r} cannot be created: {error.strerror}") from None
+
+
+def write_sifted_set(out: Path, sifted: Any) -> dict[str, str]:
+    """Write a run's :class:`~qentangle.protocols.sifting.SiftedBits` as ``alice.npy``,
+    ``bob.npy`` and ``bases.npy`` (0600) in ``out``, as one set; return the report fields."""
+    files = {}
+    for name in ("alice", "bob", "bases"):
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(getattr(sifted, name), dtype=np.uint8), allow_pickle=False)
+        files[f"{name}.npy"] = buffer.getvalue()
+    write_set(out, files)
+    return {"sifted_export_dir": str(out), "sifted_export_bits": len(sifted)}
 
 
 def write_key_set(out: Path, keys: Sequence[np.ndarray] | None, report: dict[str, Any]) -> dict[str, str]:

@@ -15,6 +15,7 @@ from qentangle.cli.common import (
     prepare_out_dir,
     print_json,
     write_key_set,
+    write_sifted_set,
 )
 from qentangle.errors import ValidationError
 from qentangle.params import Param
@@ -80,6 +81,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument("--out", type=path_arg, default=None, metavar="DIR",
                             help="write the final keys (DIR/alice.key, DIR/bob.key: 0/1 text, mode 0600) "
                                  "and DIR/report.json, as one set (default: write nothing)")
+        if protocol == "bbm92":
+            parser.add_argument(
+                "--export-sifted", type=path_arg, default=None, metavar="DIR",
+                help="also write both endpoints' raw sifted bits (DIR/alice.npy, DIR/bob.npy) and "
+                     "their public bases (DIR/bases.npy, 0 = Z, 1 = X), mode 0600, as one set: the "
+                     "input of `qentangle distill DIR/alice.npy DIR/bob.npy --bases DIR/bases.npy`. "
+                     "They are key material (default: write nothing)",
+            )
         parser.set_defaults(handler=_run, protocol=protocol)
 
 
@@ -90,8 +99,10 @@ _EVE_FRACTION = Param("eve_fraction", float, low=0.0, high=1.0, metavar="F",
 def _run(args: argparse.Namespace) -> int:
     from qentangle.protocols.attacks import make_attack
 
-    if args.out is not None:
-        prepare_out_dir(args.out)
+    export = getattr(args, "export_sifted", None)
+    for folder in (args.out, export):
+        if folder is not None:
+            prepare_out_dir(folder, option="--out" if folder is args.out else "--export-sifted")
     from qentangle.protocols.keying import KeyOptions
     from qentangle.report import protocol_report
 
@@ -120,8 +131,10 @@ def _run(args: argparse.Namespace) -> int:
     else:
         from qentangle.protocols.bbm92 import run_bbm92
 
-        result = run_bbm92(args.pairs, p_z=args.p_z, **common)
+        result = run_bbm92(args.pairs, p_z=args.p_z, keep_sifted=export is not None, **common)
     data = result.to_dict()
+    if export is not None:
+        data.update(write_sifted_set(export, result.sifted))
     if args.out is not None:
         chain = result.key.distillation
         keys = None

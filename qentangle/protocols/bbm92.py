@@ -31,7 +31,7 @@ from qentangle.params import Param
 from qentangle.protocols.keying import BasisFigures, KeyOptions, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
-from qentangle.protocols.sifting import bbm92_sift, bob_flips
+from qentangle.protocols.sifting import SiftedBits, bbm92_sift, bob_flips
 from qentangle.rng import SeedLike
 
 BASES = BASIS_ANGLES  # index 0 = Z, 1 = X
@@ -59,6 +59,9 @@ class BBM92Result(ProtocolResult):
     """``S_raw``/``S`` (None: BBM92 measures Z and X only, no CHSH S) and ``qber_{z,x}_raw`` /
     ``_mitigated``: each basis's error rate over all sifted bits, raw and readout-mitigated
     (None without an engine calibration, i.e. off a backend or with mitigation off)."""
+    sifted: SiftedBits | None = field(default=None, repr=False, compare=False)
+    """Both endpoints' sifted bits and bases, kept only with ``keep_sifted=True`` (key material:
+    never in ``to_dict()``)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe summary (never any key bits)."""
@@ -93,8 +96,12 @@ def run_bbm92(
     key_options: KeyOptions | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    keep_sifted: bool = False,
 ) -> BBM92Result:
     """Run BBM92 on ``pairs`` entangled pairs and distil the key (or abort).
+
+    ``keep_sifted=True`` keeps both endpoints' sifted bits and their bases on the result
+    (``result.sifted``), for ``qentangle distill`` or your own post-processing.
 
     Instead of ``pairs`` and ``noise``, a ``schedule`` of ``(NoiseConfig, pairs)`` segments
     runs rounds whose noise changes along the run (e.g. the slices of a satellite pass).
@@ -156,6 +163,7 @@ def run_bbm92(
     sifted = np.bincount(labels, minlength=2)
     readout = _readout_figures(alice_bits, bob_bits, labels, flips, session.engine.readout_confusion())
     key_basis = None if p_z == 0.5 else (0 if p_z > 0.5 else 1)
+    kept = SiftedBits(alice_bits.copy(), bob_bits.copy(), labels.copy()) if keep_sifted else None
     key = finish_key(
         session, alice_bits, bob_bits, options, labels=labels, key_basis=key_basis, progress=progress
     )
@@ -178,6 +186,7 @@ def run_bbm92(
         sample_z=figures[0].sample_bits,
         sample_x=figures[1].sample_bits,
         readout=readout,
+        sifted=kept,
     )
 
 

@@ -33,6 +33,8 @@ Pure numpy: importing this module (like the key stage) pulls in no Qiskit.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from qentangle.analysis import BELL_ZZ_XX
@@ -159,3 +161,27 @@ __all__ = [
     "e91_test_index",
     "flip_by_basis",
 ]
+
+
+@dataclass(frozen=True)
+class SiftedBits:
+    """Both endpoints' sifted bits, in round order, with the public basis of each (0 = Z, 1 = X).
+
+    A simulation export (``run_bbm92(..., keep_sifted=True)``, ``qentangle bbm92
+    --export-sifted DIR``): the raw material that ``qentangle distill`` turns into keys. It is
+    key material: it never appears in a repr, a ``to_dict()`` or a log.
+
+    >>> bits = SiftedBits(np.zeros(3, np.uint8), np.zeros(3, np.uint8), np.array([0, 1, 0], np.uint8))
+    >>> bits, len(bits)
+    (SiftedBits(3 bits), 3)
+    """
+
+    alice: np.ndarray = field(repr=False)
+    bob: np.ndarray = field(repr=False)
+    bases: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return int(self.alice.size)
+
+    def __repr__(self) -> str:
+        return f"SiftedBits({len(self)} bits)"
