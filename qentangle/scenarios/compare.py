@@ -1,6 +1,7 @@
 """Preset figures from the link model beside the published Micius figures.
 
-The published values and their confidence marks are those of ``shared/reference/micius.md``;
+The published values are those of Yin et al., Science 356, 1140 (2017) and Nature 582, 501
+(2020), each with its confidence mark ([P] read in the paper, [R] recalled, not re-checked);
 each row has a documented margin (the published uncertainty where there is one, else a
 tolerance whose reason is stated below). The ``model`` column is deterministic: the link
 model's expectation over the data time (:meth:`LinkSlices.summary`) and, for BBM92, the
@@ -98,8 +99,8 @@ class Comparison:
 # ------------------------------------------------------------------------------------ notes
 _LOSS_DEFINITION = (
     "loss = end-to-end two-photon loss from the source to a click (transmitter, diffraction, atmosphere, "
-    "pointing, receiver optics AND detector efficiency), the definition we think micius.md's "
-    "[R] ranges use: 5.9e6 pairs/s [R] at 1.1 Hz (2017) is an effective 67.3 dB, inside 64-82 dB "
+    "pointing, receiver optics AND detector efficiency), the definition we think the "
+    "recalled [R] ranges use: 5.9e6 pairs/s [R] at 1.1 Hz (2017) is an effective 67.3 dB, inside 64-82 dB "
     "only if detection is included. +-3 dB: the [R] ends of a measured curve carry no stated "
     "error; 3 dB (a factor 2) is the finest loss step the papers quote ('about 3 dB per link')"
 )
@@ -108,7 +109,7 @@ _LOSS_DEFINITION_2020 = (
     "inputs, channel_loss_db): the recalled 2020 range cannot be end-to-end, since with the [P] "
     "2.2 Hz at 5.9e6 pairs/s [R] a pass from 56 dB end-to-end would give ~6 Hz; the 2017 range "
     "is end-to-end by the same argument (1.1 Hz is an effective 67.3 dB). The papers' own "
-    "definitions are not in the material we hold (micius.md marks both ranges [R]); each row "
+    "definitions are not in the material we hold (both ranges are recalled, [R]); each row "
     "compares the loss its figure can be. +-3 dB as for 2017"
 )
 _LOSS_MISS_2017 = (
