@@ -20,16 +20,13 @@ from collections.abc import Sequence
 from qiskit import QuantumCircuit
 from qiskit.circuit import Parameter
 
-from qentangle.analysis import BASIS_ANGLES as _BASIS_ANGLES
-from qentangle.analysis import BASIS_NAMES as _BASIS_NAMES
-from qentangle.analysis import BELL_ZZ_XX
+# The key bases (0 = z, 1 = x) and each Bell state's <ZZ>, <XX> live in qentangle.analysis
+# (no Qiskit there); re-exported here, where they always were.
+from qentangle.analysis import BASIS_ANGLES, BASIS_NAMES, BELL_ZZ_XX  # noqa: F401
 from qentangle.errors import check_choice, check_finite
 
 BELL_STATES: tuple[str, ...] = ("phi+", "phi-", "psi+", "psi-")
 ALICE, BOB = 0, 1
-# The key bases (0 = z, 1 = x) and each Bell state's <ZZ>, <XX> live in qentangle.analysis
-# (no Qiskit there); re-exported here, where they always were.
-BASIS_NAMES, BASIS_ANGLES = _BASIS_NAMES, _BASIS_ANGLES
 _ZZ_XX = BELL_ZZ_XX
 
 # CHSH-optimal Bloch angles (a, a', b, b') giving S = +2*sqrt(2) for each state, with
