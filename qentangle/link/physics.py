@@ -28,7 +28,7 @@ import numpy as np
 
 from qentangle.errors import check_choice, check_positive_int, check_range
 from qentangle.link import passes
-from qentangle.link.budget import LinkConfig, downlink_budget
+from qentangle.link.budget import DownlinkBudget, LinkConfig, downlink_budget
 from qentangle.link.detectors import Detectors
 from qentangle.link.orbit import Orbit
 from qentangle.link.passes import Window, track
@@ -308,6 +308,36 @@ class LinkSlices:
         return out
 
 
+def station_budget(
+    station: GroundStation,
+    range_m: np.ndarray,
+    elevation_rad: np.ndarray,
+    *,
+    link: LinkConfig,
+    source: PairSource,
+    detectors: Detectors,
+) -> DownlinkBudget:
+    """The downlink budget from the satellite to ``station`` over arrays of range and elevation.
+
+    One call for every user of the link model (a pass, a mission plan): the station's telescope,
+    sky, optics, seeing, field stop and turbulence, the payload's transmitter and wavelength,
+    the detectors' efficiency. Elevations below the horizon count as 0 (no slice is used there).
+    """
+    return downlink_budget(
+        range_m,
+        np.maximum(elevation_rad, 0.0),
+        link=link,
+        aperture_m=station.aperture_m,
+        zenith_transmittance=station.zenith_transmittance,
+        receiver_optics_efficiency=station.optics_efficiency,
+        detector_efficiency=detectors.efficiency,
+        wavelength_m=source.wavelength_m,
+        seeing_rad=station.seeing_rad,
+        field_of_view_rad=station.field_of_view_rad,
+        turbulence=station.turbulence,
+    )
+
+
 def pass_physics(
     orbit: Orbit,
     alice: GroundStation,
@@ -334,19 +364,8 @@ def pass_physics(
     budgets = []
     for station, view in ((alice, geometry.alice), (bob, geometry.bob)):
         budgets.append(
-            downlink_budget(
-                view.range_m,
-                np.maximum(view.elevation_rad, 0.0),
-                link=link,
-                aperture_m=station.aperture_m,
-                zenith_transmittance=station.zenith_transmittance,
-                receiver_optics_efficiency=station.optics_efficiency,
-                detector_efficiency=detectors.efficiency,
-                wavelength_m=source.wavelength_m,
-                seeing_rad=station.seeing_rad,
-                field_of_view_rad=station.field_of_view_rad,
-                turbulence=station.turbulence,
-            )
+            station_budget(station, view.range_m, view.elevation_rad, link=link, source=source,
+                           detectors=detectors)
         )
     budget_a, budget_b = budgets
     noise_a = detectors.dark_rate_hz + background_rate_hz(

@@ -41,7 +41,6 @@ import numpy as np
 
 from qentangle.distill.estimate import binary_entropy
 from qentangle.errors import ValidationError
-from qentangle.link.budget import downlink_budget
 from qentangle.link.geometry import (
     eci_to_ecef,
     enu_basis,
@@ -50,7 +49,7 @@ from qentangle.link.geometry import (
     look_angles,
     sun_direction_ecef,
 )
-from qentangle.link.physics import background_rate_hz
+from qentangle.link.physics import background_rate_hz, station_budget
 from qentangle.link.rates import coincidence_rates, expected_qber
 from qentangle.plan.scenario import PlanScenario
 from qentangle.scenarios.compare import expected_key
@@ -356,19 +355,8 @@ def _station_view(plan: PlanScenario, station, ecef: np.ndarray, sun: np.ndarray
     elevation, _, range_m = look_angles(station.latitude_rad, station.longitude_rad, station.ecef_m, ecef)
     up = enu_basis(station.latitude_rad, station.longitude_rad)[2]
     sun_elevation = np.arcsin(np.clip(sun @ up, -1.0, 1.0))
-    link, source, det = plan.link, plan.source, plan.detectors
-    budget = downlink_budget(
-        range_m,
-        np.maximum(elevation, 0.0),
-        link=link,
-        aperture_m=station.aperture_m,
-        zenith_transmittance=station.zenith_transmittance,
-        receiver_optics_efficiency=station.optics_efficiency,
-        detector_efficiency=det.efficiency,
-        wavelength_m=source.wavelength_m,
-        seeing_rad=station.seeing_rad,
-        field_of_view_rad=station.field_of_view_rad,
-    )
+    det = plan.detectors
+    budget = station_budget(station, range_m, elevation, link=plan.link, source=plan.source, detectors=det)
     return {
         "visible": elevation >= station.min_elevation_rad,
         "eta": budget.total,

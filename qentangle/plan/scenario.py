@@ -38,8 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from importlib import resources
@@ -54,7 +53,7 @@ from qentangle.link.orbit import as_utc, check_tle_line
 from qentangle.link.physics import BACKGROUND_MODES
 from qentangle.link.source import PairSource
 from qentangle.link.stations import GroundStation
-from qentangle.scenarios.loader import check_type
+from qentangle.scenarios.loader import check_type, field_types
 
 try:  # Python >= 3.11
     import tomllib
@@ -418,17 +417,6 @@ _KNOWN = [
 ]
 
 
-def _types(cls: type, excluded: Sequence[str] = ()) -> dict[str, type]:
-    hints = typing.get_type_hints(cls)
-    out = {}
-    for f in dataclasses.fields(cls):
-        if f.name in excluded or f.name.startswith("_"):
-            continue
-        hint = hints[f.name]
-        out[f.name] = hint if hint in (str, int, float, bool) else str
-    return out
-
-
 def _table(path: str, table: Any, keys: Mapping[str, type], lists: Mapping[str, type] = {}) -> dict:
     if not isinstance(table, Mapping):
         raise ValidationError(f"{path} is not valid: expected a table [{path}]")
@@ -463,7 +451,7 @@ def _build(path: str, cls: type, values: dict[str, Any]) -> Any:
 def _stations(tables: Any) -> tuple[PlanStation, ...]:
     if not isinstance(tables, list) or not tables:
         raise ValidationError("stations is missing: expected at least two [[stations]] tables")
-    keys = _types(GroundStation, ("key",))
+    keys = field_types(GroundStation, ("key",))
     out, names = [], set()
     for index, table in enumerate(tables):
         label = f"stations[{index}]"
@@ -499,14 +487,14 @@ def from_dict(document: Mapping[str, Any], *, path: str = "") -> PlanScenario:
         if section not in _KNOWN:
             raise ValidationError(f"{section} is not a known section: expected one of {', '.join(_KNOWN)}")
     meta = _table("scenario", document.get("scenario", {}), _SCENARIO_KEYS)
-    constellation_types = _types(ConstellationConfig, ("tle_files",))
+    constellation_types = field_types(ConstellationConfig, ("tle_files",))
     constellation = _build(
         "constellation",
         ConstellationConfig,
         _table("constellation", document.get("constellation", {}), constellation_types, {"tle_files": str}),
     )
     sections = {
-        name: _build(name, cls, _table(name, document.get(name, {}), _types(cls)))
+        name: _build(name, cls, _table(name, document.get(name, {}), field_types(cls)))
         for name, cls in _SECTIONS.items()
     }
     stations = _stations(document.get("stations"))

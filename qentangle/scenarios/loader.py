@@ -54,7 +54,7 @@ MAX_SCENARIO_BYTES = 1 << 20
 _MAX_EXTENDS_DEPTH = 8
 
 
-def _field_types(cls: type, excluded: Iterable[str] = ()) -> dict[str, type]:
+def field_types(cls: type, excluded: Iterable[str] = ()) -> dict[str, type]:
     hints = typing.get_type_hints(cls)
     out = {}
     for f in dataclasses.fields(cls):
@@ -72,8 +72,8 @@ def schema() -> dict[str, dict[str, type]]:
     <class 'float'>
     """
     out = {"scenario": dict(SCENARIO_KEYS)}
-    out.update({name: _field_types(cls) for name, cls in SECTIONS.items()})
-    station = _field_types(GroundStation, _STATION_EXCLUDED)
+    out.update({name: field_types(cls) for name, cls in SECTIONS.items()})
+    station = field_types(GroundStation, _STATION_EXCLUDED)
     for key in STATION_KEYS:
         out[f"stations.{key}"] = dict(station)
     return out
