@@ -55,9 +55,12 @@ BAD_TEXT = st.one_of(
 
 
 @pytest.fixture(autouse=True)
-def _tight_limits(monkeypatch):
+def _tight_limits(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("QENTANGLE_MAX_RUN_S", "0.5")
     monkeypatch.setenv("QENTANGLE_MAX_MEMORY_BYTES", "4e9")
+    # Generated path options (--out, --export-sifted, --plot-dir, ...) land in a scratch
+    # folder, never in the working tree the tests were started from.
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
 
 
 def _run(argv: list[str]) -> int:
