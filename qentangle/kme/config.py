@@ -19,7 +19,6 @@ default, named after it); :func:`kme_entries` is what ``network.json`` lists for
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 from qentangle.errors import QentangleError, ValidationError
 from qentangle.files import read_bytes, write_atomic
 from qentangle.kme.pki import Pki, ensure_pki
+from qentangle.network.processes import pid_alive
 
 #: Largest number of keys one request may take (``max_key_per_request``).
 MAX_KEY_PER_REQUEST = 128
@@ -184,7 +184,7 @@ def read_ready(network_dir: str | Path, kme_id: str) -> dict[str, Any] | None:
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or not _alive(int(data.get("pid", -1))):
+    if not isinstance(data, dict) or not pid_alive(int(data.get("pid", -1))):
         return None
     return data
 
@@ -224,15 +224,3 @@ def find_sae(network_dir: str | Path, sae_id: str) -> tuple[KmeConfig, Pki]:
             return config, config.pki
     known = ", ".join(sae for c in configs for sae in c.sae_ids)
     raise ValidationError(f"SAE {sae_id!r} is not in the network: expected one of {known}")
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

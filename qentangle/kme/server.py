@@ -43,6 +43,7 @@ from qentangle.kme.config import KmeConfig, config_path, read_ready
 from qentangle.kme.pki import identity_from_peercert
 from qentangle.kme.service import KmeService
 from qentangle.network.keystore import KeyStore
+from qentangle.network.processes import pid_alive
 
 
 class TlsIdentityProtocol(_HttpProtocol):  # type: ignore[misc, valid-type]
@@ -252,6 +253,14 @@ def spawn_kmes(
         raise
 
 
+def _reap(pid: int) -> None:
+    """Collect ``pid``'s exit status if it is a child of ours (so no zombie stays behind)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
 def stop_pid(pid: int, *, timeout: float = 10.0, process: subprocess.Popen | None = None) -> None:
     """Stop a KME by pid: SIGTERM, wait up to ``timeout`` s, then SIGKILL."""
     try:
@@ -263,7 +272,8 @@ def stop_pid(pid: int, *, timeout: float = 10.0, process: subprocess.Popen | Non
         if process is not None:
             if process.poll() is not None:
                 return
-        elif not _exists(pid):
+        elif not pid_alive(pid):
+            _reap(pid)
             return
         time.sleep(0.02)
     try:
@@ -274,13 +284,6 @@ def stop_pid(pid: int, *, timeout: float = 10.0, process: subprocess.Popen | Non
         process.wait(timeout=10)
 
 
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     try:  # a zombie child of ours counts as gone
         done, _ = os.waitpid(pid, os.WNOHANG)
         return done == 0

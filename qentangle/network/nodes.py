@@ -32,6 +32,7 @@ from typing import Any
 from qentangle.errors import QentangleError
 from qentangle.files import write_atomic
 from qentangle.network.config import NetworkConfig, dump_json
+from qentangle.network.processes import pid_alive
 from qentangle.network.transport import PAD_BYTES, PadPool
 
 READY_TIMEOUT_S = 120.0
@@ -214,23 +215,11 @@ _CHILDREN: dict[int, subprocess.Popen] = {}
 
 
 def _alive(pid: int | None) -> bool:
-    """Whether ``pid`` runs (a zombie child is reaped and counts as gone)."""
-    if not pid:
-        return False
-    child = _CHILDREN.get(pid)
+    """Whether ``pid`` runs; a child of this process is polled (which reaps it when it ended)."""
+    child = _CHILDREN.get(pid) if pid else None
     if child is not None:
         return child.poll() is None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+    return pid_alive(pid)
 
 
 def _kill(pid: int, sig: int = signal.SIGKILL) -> None:
