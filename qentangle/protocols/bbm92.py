@@ -28,7 +28,7 @@ from qentangle.errors import ValidationError
 from qentangle.noise import NoiseConfig
 from qentangle.pairs import CircuitStage
 from qentangle.params import Param
-from qentangle.protocols.keying import BasisFigures, KeyOptions, finish_key
+from qentangle.protocols.keying import BasisFigures, KeyOptions, KeyOutcome, finish_key
 from qentangle.protocols.results import ProtocolResult, RunSummary
 from qentangle.protocols.session import Schedule, check_chunk_size, open_session
 from qentangle.protocols.sifting import SiftedBits, bbm92_sift, bob_flips
@@ -167,7 +167,6 @@ def run_bbm92(
     key = finish_key(
         session, alice_bits, bob_bits, options, labels=labels, key_basis=key_basis, progress=progress
     )
-    figures = key.bases or (BasisFigures(math.nan, math.nan, 0),) * 2
     if key_basis is None:
         key_angles = [(BASES[0], float(sifted[0])), (BASES[1], float(sifted[1]))]
     else:
@@ -175,19 +174,28 @@ def run_bbm92(
     return BBM92Result(
         run=RunSummary.of("bbm92", session, state, attacks, key, key_angles),
         p_z=p_z,
-        sifted_bits=int(sifted.sum()),
-        sifted_z=int(sifted[0]),
-        sifted_x=int(sifted[1]),
         key_bases="z+x" if key_basis is None else BASIS_NAMES[key_basis],
-        qber_z=figures[0].rate,
-        qber_x=figures[1].rate,
-        qber_z_upper=figures[0].upper,
-        qber_x_upper=figures[1].upper,
-        sample_z=figures[0].sample_bits,
-        sample_x=figures[1].sample_bits,
+        **basis_fields(sifted, key),
         readout=readout,
         sifted=kept,
     )
+
+
+def basis_fields(sifted: np.ndarray, key: KeyOutcome) -> dict[str, Any]:
+    """The per-basis fields of a :class:`BBM92Result`: sifted counts ``sifted[b]`` and the key
+    stage's error rates, bounds and sample sizes (NaN where a basis was never estimated)."""
+    figures = key.bases or (BasisFigures(math.nan, math.nan, 0),) * 2
+    return {
+        "sifted_bits": int(sifted.sum()),
+        "sifted_z": int(sifted[0]),
+        "sifted_x": int(sifted[1]),
+        "qber_z": figures[0].rate,
+        "qber_x": figures[1].rate,
+        "qber_z_upper": figures[0].upper,
+        "qber_x_upper": figures[1].upper,
+        "sample_z": figures[0].sample_bits,
+        "sample_x": figures[1].sample_bits,
+    }
 
 
 def _readout_figures(alice_bits, bob_bits, labels, flips, confusion) -> dict[str, Any]:

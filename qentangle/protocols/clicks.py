@@ -42,7 +42,7 @@ from qentangle.distill.finite_key import device_independent_phase_error, phase_e
 from qentangle.errors import AuthenticationError, ValidationError, check_choice, check_range
 from qentangle.params import Param
 from qentangle.progress import progress_bar
-from qentangle.protocols.bbm92 import BASES, BBM92Result
+from qentangle.protocols.bbm92 import BASES, BBM92Result, basis_fields
 from qentangle.protocols.e91 import (
     ALICE_ANGLES,
     BOB_ANGLES,
@@ -53,7 +53,7 @@ from qentangle.protocols.e91 import (
     TEST_PAIRS,
     E91Result,
 )
-from qentangle.protocols.keying import BasisFigures, KeyOptions, block_plan, finish_key
+from qentangle.protocols.keying import KeyOptions, block_plan, finish_key
 from qentangle.protocols.results import RunSummary
 from qentangle.protocols.sifting import bbm92_sift_party, e91_sift, e91_test_index
 from qentangle.rng import SeedLike, party_streams
@@ -453,20 +453,11 @@ def _bbm92(
     options = key_options or KeyOptions(estimation="ec")
     key = finish_key(parties, alice_bits, bob_bits, options, labels=labels, key_basis=None, progress=progress)
     sifted = np.bincount(labels, minlength=2)
-    figures = key.bases or (BasisFigures(math.nan, math.nan, 0),) * 2
     return BBM92Result(
         run=_summary("bbm92", parties, state, n, key),
         p_z=float(np.mean(settings_a == 0)) if n else 0.5,  # measured: the beam splitter's Z share
-        sifted_bits=int(sifted.sum()),
-        sifted_z=int(sifted[0]),
-        sifted_x=int(sifted[1]),
         key_bases="z+x",
-        qber_z=figures[0].rate,
-        qber_x=figures[1].rate,
-        qber_z_upper=figures[0].upper,
-        qber_x_upper=figures[1].upper,
-        sample_z=figures[0].sample_bits,
-        sample_x=figures[1].sample_bits,
+        **basis_fields(sifted, key),
     )
 
 
