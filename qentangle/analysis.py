@@ -374,11 +374,15 @@ def chsh_lower_bound(counts: np.ndarray, S: float, failure: float) -> float:
     side that lowers S with probability at most failure/4, so the bound fails with at most
     ``failure``.
 
+    A failure budget of 0 (an eps so small that its square underflows) certifies nothing: -4.
+
     >>> round(chsh_lower_bound(np.full((4, 4), 2500), 2.8, 1e-6), 3)
     2.579
+    >>> chsh_lower_bound(np.full((4, 4), 2500), 2.8, 0.0)
+    -4.0
     """
     n = np.asarray(counts).sum(axis=1)
-    if np.any(n == 0) or not math.isfinite(S):
+    if np.any(n == 0) or not math.isfinite(S) or not failure > 0:
         return -4.0
     low = S - float(np.sum(np.sqrt(2 * math.log(4 / failure) / n)))
     return min(4.0, max(-4.0, low))

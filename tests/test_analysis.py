@@ -230,3 +230,18 @@ def test_moved_names_are_reexported_from_their_old_homes():
     for name in ("ReadoutConfusion", "confusion_from_codes", "confusion_from_counts",
                  "mitigated_probabilities", "CALIBRATION_STATES"):
         assert getattr(mitigation, name) is getattr(analysis, name)
+
+
+def test_chsh_lower_bound_with_an_underflowed_failure_budget_certifies_nothing():
+    """A budget of 0 (eps so small that (eps/2)^2 underflows) gives -4, never a division by zero;
+    eps below the declared floor is refused before any budget is formed."""
+    import pytest
+
+    from qentangle.analysis import chsh_lower_bound
+    from qentangle.distill.estimate import EPS_FLOOR, phase_error_failure
+    from qentangle.errors import ValidationError
+
+    assert chsh_lower_bound(np.full((4, 4), 2500), 2.8, 0.0) == -4.0
+    with pytest.raises(ValidationError, match="eps_sec"):
+        phase_error_failure(1e-200, estimates=2)
+    assert phase_error_failure(EPS_FLOOR, estimates=2) > 0.0

@@ -55,6 +55,8 @@ from qentangle.distill.cascade import (
 )
 from qentangle.distill.estimate import (
     BOUND_METHODS,
+    EPS_COR,
+    EPS_SEC,
     ErrorSample,
     SamplingAlice,
     SamplingBob,
@@ -92,12 +94,6 @@ from qentangle.params import Param
 
 EC_METHODS = ("cascade", "ldpc")
 #: Security parameters and the abort threshold, declared once (the CLI builds its options from them).
-EPS_SEC = Param("eps_sec", float, low=0.0, high=1.0, low_open=True, high_open=True,
-                default=1e-10, metavar="EPS",
-                help="secrecy parameter of the whole key (trace distance to an ideal key)")
-EPS_COR = Param("eps_cor", float, low=0.0, high=1.0, low_open=True, high_open=True,
-                default=1e-15, metavar="EPS",
-                help="correctness parameter (probability that the keys differ undetected)")
 MAX_QBER = Param("max_qber", float, low=0.0, high=0.5, default=0.11, metavar="Q",
                  help="abort when the estimated QBER (its upper bound) exceeds this")
 # Error correction is tuned to the QBER estimate; LDPC's blind retries may disclose up to what

@@ -29,6 +29,18 @@ from scipy.stats import hypergeom
 from qentangle.channel import ClassicalChannel
 from qentangle.distill._bits import check_rng
 from qentangle.errors import ValidationError, check_choice, check_positive_int, check_range
+from qentangle.params import Param
+
+EPS_FLOOR = 1e-100
+"""Smallest eps accepted: squared, split over estimates and thousands of blocks, it stays a
+representable float (below about 1e-150 the failure budget (eps/2)^2 / k underflows to 0)."""
+EPS_SEC = Param("eps_sec", float, low=EPS_FLOOR, high=1.0, high_open=True,
+                default=1e-10, metavar="EPS",
+                help="secrecy parameter of the whole key (trace distance to an ideal key)")
+EPS_COR = Param("eps_cor", float, low=EPS_FLOOR, high=1.0, high_open=True,
+                default=1e-15, metavar="EPS",
+                help="correctness parameter (probability that the keys differ undetected)")
+
 
 BOUND_METHODS = ("hypergeometric", "serfling")
 
@@ -142,7 +154,7 @@ def phase_error_failure(eps_sec: float, estimates: int = 1) -> float:
     >>> phase_error_failure(1e-10, estimates=2) / phase_error_failure(1e-10)
     0.5
     """
-    eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
+    eps_sec = EPS_SEC.check(eps_sec)
     estimates = check_positive_int("estimates", estimates)
     return (eps_sec / 2.0) ** 2 / estimates
 
@@ -182,7 +194,7 @@ def phase_error_bound(
             f"sample={type(sample).__name__} is not valid: expected an ErrorSample"
         )
     population = check_positive_int("population", population)
-    eps_sec = check_range("eps_sec", eps_sec, 0.0, 1.0, low_open=True, high_open=True)
+    eps_sec = EPS_SEC.check(eps_sec)
     check_choice("method", method, BOUND_METHODS)
     failure = phase_error_failure(eps_sec, estimates)
     if method == "serfling":

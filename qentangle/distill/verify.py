@@ -29,7 +29,8 @@ import numpy as np
 from qentangle.channel import ClassicalChannel
 from qentangle.distill._bits import check_rng, random_bits
 from qentangle.distill.amplify import toeplitz_hash
-from qentangle.errors import ValidationError, check_range
+from qentangle.distill.estimate import EPS_COR
+from qentangle.errors import ValidationError
 
 
 def tag_bits(eps_cor: float) -> int:
@@ -38,7 +39,7 @@ def tag_bits(eps_cor: float) -> int:
     >>> tag_bits(1e-15)
     50
     """
-    eps_cor = check_range("eps_cor", eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+    eps_cor = EPS_COR.check(eps_cor)
     return max(1, math.ceil(-math.log2(eps_cor) - 1e-12))
 
 

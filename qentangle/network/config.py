@@ -34,6 +34,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from qentangle.distill.chain import EC_METHODS
+from qentangle.distill.estimate import EPS_COR, EPS_SEC
 from qentangle.errors import ValidationError, check_positive_int, check_range
 
 PRESETS = ("lab", "micius-2020", "micius-2020-bright")
@@ -81,8 +82,8 @@ class NetworkConfig:
         check_positive_int("rounds_per_block", self.rounds_per_block, minimum=1024)
         check_positive_int("key_bytes", self.key_bytes, minimum=1)
         check_range("sample_fraction", self.sample_fraction, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+        EPS_SEC.check(self.eps_sec, label="eps_sec")
+        EPS_COR.check(self.eps_cor, label="eps_cor")
         check_positive_int("auth_key_mib", self.auth_key_mib, minimum=1)
         check_positive_int("auth_window_pads", self.auth_window_pads, minimum=256)
         check_positive_int("auth_reserve_pads", self.auth_reserve_pads, minimum=0)

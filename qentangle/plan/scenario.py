@@ -46,6 +46,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import Any
 
+from qentangle.distill.estimate import EPS_COR, EPS_SEC
 from qentangle.errors import ValidationError, check_choice, check_positive_int, check_probability, check_range
 from qentangle.link.budget import LinkConfig
 from qentangle.link.detectors import Detectors
@@ -180,8 +181,8 @@ class PlanProtocol:
 
     def __post_init__(self) -> None:
         check_choice("protocol.kind", self.kind, PLAN_PROTOCOLS)
-        check_range("protocol.eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("protocol.eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+        EPS_SEC.check(self.eps_sec, label="protocol.eps_sec")
+        EPS_COR.check(self.eps_cor, label="protocol.eps_cor")
         check_range("protocol.ec_efficiency", self.ec_efficiency, 1.0, 10.0)
         check_choice("protocol.key_rule", self.key_rule, KEY_RULES)
 

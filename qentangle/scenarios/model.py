@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from qentangle.distill.chain import EC_METHODS
+from qentangle.distill.estimate import EPS_COR, EPS_SEC
 from qentangle.errors import ValidationError, check_choice, check_range
 from qentangle.link.budget import LinkConfig
 from qentangle.link.detectors import Detectors
@@ -187,8 +188,8 @@ class ProtocolConfig:
         check_range("protocol.slice_s", self.slice_s, 0.0, 3600.0, low_open=True)
         check_range("protocol.data_time_s", self.data_time_s, 0.0, 1e8)
         check_range("protocol.p_z", self.p_z, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("protocol.eps_sec", self.eps_sec, 0.0, 1.0, low_open=True, high_open=True)
-        check_range("protocol.eps_cor", self.eps_cor, 0.0, 1.0, low_open=True, high_open=True)
+        EPS_SEC.check(self.eps_sec, label="protocol.eps_sec")
+        EPS_COR.check(self.eps_cor, label="protocol.eps_cor")
         check_choice("protocol.ec", self.ec, EC_METHODS)
         if self.estimation == "ec" and (self.kind != "bbm92" or self.p_z != 0.5):
             raise ValidationError(

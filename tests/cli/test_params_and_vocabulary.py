@@ -50,12 +50,13 @@ def test_help_shows_range_and_default():
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["bbm92", "--eps-sec", "0"], "--eps-sec=0 is out of range: expected 0 < --eps-sec < 1"),
+        (["bbm92", "--eps-sec", "0"], "--eps-sec=0 is out of range: expected 1e-100 <= --eps-sec < 1"),
         (["bbm92", "--p-z", "1"], "--p-z=1 is out of range: expected 0 < --p-z < 1"),
         (["e91", "--qber-abort", "2"], "--qber-abort=2 is out of range: expected 0 <= --qber-abort <= 0.5"),
         (["e91", "--qber-abort", "1"], "--qber-abort=1 is out of range: expected 0 <= --qber-abort <= 0.5"),
         (["chsh", "--depolarizing", "x"], "--depolarizing=x is not a number: expected 0 <= --depolarizing"),
-        (["distill", "a", "b", "--eps-cor", "1"], "--eps-cor=1 is out of range: expected 0 < --eps-cor < 1"),
+        (["distill", "a", "b", "--eps-cor", "1"],
+         "--eps-cor=1 is out of range: expected 1e-100 <= --eps-cor < 1"),
     ],
 )
 def test_cli_and_library_share_ranges(capsys, argv, expected):

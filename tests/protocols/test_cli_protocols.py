@@ -61,7 +61,7 @@ def test_eavesdropper_options_reach_the_run(capsys):
         (["bbm92", "--eve-arm", "both"], "without --eve"),
         (["bbm92", "--eve", "fake-source", "--eve-fraction", "0.5"], "fake-source"),
         (["e91", "--eve", "fake-source", "--eve-arm", "alice"], "fake-source"),
-        (["e91", "--eps-sec", "0"], "--eps-sec=0 is out of range: expected 0 < --eps-sec < 1"),
+        (["e91", "--eps-sec", "0"], "--eps-sec=0 is out of range: expected 1e-100 <= --eps-sec < 1"),
         (["bbm92", "--ec", "turbo"], "--ec"),
         (["e91", "--s-sigmas", "-1"], "--s-sigmas"),
         (["bbm92", "--qber-abort", "0.7"], "--qber-abort=0.7 is out of range: expected 0 <= --qber-abort"),
